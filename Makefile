@@ -1,0 +1,43 @@
+# The two commands of the README: `make run` and `make test`. Each creates
+# .venv and installs what it needs; nothing has to be installed by hand.
+VENV   ?= .venv
+PYTHON ?= python3
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+PYTEST_ARGS ?=
+
+.PHONY: help run test test-images bench clean libmagic
+
+help:
+	@echo "make run     serve the example service on http://$(HOST):$(PORT) (local storage, no server needed)"
+	@echo "make test    run the test suite (unit + real processes on loopback)"
+	@echo "make bench   run the benchmarks and print their tables"
+	@echo "make clean   remove .venv and run data"
+
+# python-magic needs Debian's libmagic1: install it when we can (root with apt), else say how.
+libmagic:
+	@$(PYTHON) -c "import ctypes.util, sys; sys.exit(0 if ctypes.util.find_library('magic') else 1)" \
+	|| { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	       echo "installing libmagic1 (needed by python-magic)"; \
+	       (apt-get install -y -qq libmagic1 >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq libmagic1 >/dev/null; }); \
+	     else echo "error: libmagic is missing: run 'sudo apt-get install libmagic1' (Debian/Ubuntu)" >&2; exit 1; fi; }
+
+$(STAMP): setup.cfg pyproject.toml | libmagic
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m examples.run_local
+
+test: $(STAMP)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) .run

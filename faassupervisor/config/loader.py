@@ -1,0 +1,35 @@
+"""Reading config documents: YAML text to a ServiceConfig, whichever form it comes in."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from faassupervisor.config.fdl import is_fdl, parse_fdl
+from faassupervisor.config.service import ServiceConfig
+from faassupervisor.errors import BadConfig
+
+
+def parse_yaml(text: bytes, where: str):
+    """Parse YAML with the C loader when present (faster start-up), one-line errors otherwise."""
+    import yaml  # deferred: only invocations that carry a config pay for it
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise BadConfig(f"{where}: invalid YAML{at}: {problem}") from None
+
+
+def load_service(text: bytes, where: str, service_name: Optional[str] = None) -> ServiceConfig:
+    """A service from either a function_config.yaml mapping or a whole FDL file."""
+    document = parse_yaml(text, where)
+    if document is None:
+        return ServiceConfig()
+    if is_fdl(document):
+        return parse_fdl(document, where).select(service_name).config
+    if service_name is not None and document.get("name") not in (None, service_name):
+        raise BadConfig(f"{where}: describes service {document.get('name')!r}, not {service_name!r}")
+    return ServiceConfig.from_mapping(document, where)

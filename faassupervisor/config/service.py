@@ -1,0 +1,265 @@
+"""The service model: one OSCAR service, as `function_config.yaml` or an FDL entry describes it.
+
+Parsed once, into frozen objects, by `ServiceConfig.from_mapping`. Every type
+error names the field (`output[1].path`, `storage_providers.minio.default`),
+so a bad config fails at start with one line. Fields the supervisor does not
+use (image, cpu, expose, ...) are still typed here, because the control plane
+renders Kubernetes objects from this same model instead of parsing the FDL a
+second time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from faassupervisor.errors import BadConfig
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_LOG_LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ProviderRef:
+    """A `TYPE.ID` storage provider reference; `TYPE` alone means `TYPE.default`."""
+
+    type: str
+    id: str = "default"
+
+    @classmethod
+    def parse(cls, text: Any, field: str) -> "ProviderRef":
+        if not isinstance(text, str) or not text.strip():
+            raise BadConfig(f"{field}: expected a provider reference like 'minio.default', got {text!r}")
+        kind, _, ident = text.strip().partition(".")
+        if not kind:
+            raise BadConfig(f"{field}: expected a provider reference like 'minio.default', got {text!r}")
+        return cls(kind, ident or "default")
+
+    def __str__(self) -> str:
+        return f"{self.type}.{self.id}"
+
+
+@dataclasses.dataclass(frozen=True)
+class StoragePath:
+    """One `input` or `output` entry: where objects come from or go to."""
+
+    provider: ProviderRef
+    path: str  # "bucket/folder" (folder may be empty)
+    prefix: Tuple[str, ...] = ()
+    suffix: Tuple[str, ...] = ()
+
+    @property
+    def bucket(self) -> str:
+        return self.path.split("/", 1)[0]
+
+    @property
+    def folder(self) -> str:
+        parts = self.path.split("/", 1)
+        return parts[1].strip("/") if len(parts) > 1 else ""
+
+    def matches(self, name: str) -> bool:
+        """Whether a file (its name relative to the output dir) passes the prefix/suffix filters."""
+        base = name.rsplit("/", 1)[-1]
+        if self.prefix and not any(base.startswith(p) or name.startswith(p) for p in self.prefix):
+            return False
+        if self.suffix and not any(name.endswith(s) for s in self.suffix):
+            return False
+        return True
+
+    @classmethod
+    def from_mapping(cls, data: Any, field: str) -> "StoragePath":
+        data = _mapping(data, field)
+        path = data.get("path")
+        if not isinstance(path, str) or not path.strip("/"):
+            raise BadConfig(f"{field}.path: expected 'bucket/folder', got {path!r}")
+        return cls(
+            provider=ProviderRef.parse(data.get("storage_provider", "minio.default"), f"{field}.storage_provider"),
+            path=path.strip().strip("/"),
+            prefix=_str_tuple(data.get("prefix"), f"{field}.prefix"),
+            suffix=_str_tuple(data.get("suffix"), f"{field}.suffix"),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class ScaleSettings:
+    """`synchronous` (Knative) or `expose` (HPA) replica bounds."""
+
+    min_scale: int = 0
+    max_scale: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceConfig:
+    """One service, everything the supervisor and the control plane need of it."""
+
+    name: str = "service"
+    log_level: str = "INFO"
+    file_stage_in: bool = False
+    input: Tuple[StoragePath, ...] = ()
+    output: Tuple[StoragePath, ...] = ()
+    # type -> id -> the provider's own section; each provider validates its section.
+    storage_providers: Mapping[str, Mapping[str, Mapping[str, Any]]] = dataclasses.field(default_factory=dict)
+    environment: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    secrets: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    script: Optional[str] = None  # the FDL's script path (the control plane reads it)
+    image: Optional[str] = None
+    memory: Optional[str] = None
+    cpu: Optional[str] = None
+    enable_gpu: bool = False
+    image_pull_secrets: Tuple[str, ...] = ()
+    labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    annotations: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    synchronous: ScaleSettings = ScaleSettings()
+    token: Optional[str] = None
+    # Sections only the control plane reads, kept as given (validated there).
+    expose: Optional[Mapping[str, Any]] = None
+    raw: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_mapping(cls, data: Any, where: str = "function_config.yaml") -> "ServiceConfig":
+        """Build from the mapping OSCAR writes to function_config.yaml (or one FDL service)."""
+        data = _mapping(data, where)
+        env_section = _mapping(data.get("environment") or {}, "environment")
+        variables = env_section.get("Variables", env_section.get("variables")) or {}
+        synchronous = _mapping(data.get("synchronous") or {}, "synchronous")
+        config = cls(
+            name=_str(data.get("name", "service"), "name"),
+            log_level=parse_log_level(data.get("log_level", "INFO"), "log_level"),
+            file_stage_in=parse_bool(data.get("file_stage_in", False), "file_stage_in"),
+            input=tuple(
+                StoragePath.from_mapping(item, f"input[{i}]") for i, item in enumerate(_list(data.get("input"), "input"))
+            ),
+            output=tuple(
+                StoragePath.from_mapping(item, f"output[{i}]")
+                for i, item in enumerate(_list(data.get("output"), "output"))
+            ),
+            storage_providers=_providers(data.get("storage_providers"), "storage_providers"),
+            environment=_str_map(variables, "environment.Variables"),
+            secrets=_str_map(env_section.get("secrets") or {}, "environment.secrets"),
+            script=_opt_str(data.get("script"), "script"),
+            image=_opt_str(data.get("image"), "image"),
+            memory=_opt_str(data.get("memory"), "memory"),
+            cpu=_opt_str(data.get("cpu"), "cpu"),
+            enable_gpu=parse_bool(data.get("enable_gpu", False), "enable_gpu"),
+            image_pull_secrets=_str_tuple(data.get("image_pull_secrets"), "image_pull_secrets"),
+            labels=_str_map(data.get("labels") or {}, "labels"),
+            annotations=_str_map(data.get("annotations") or {}, "annotations"),
+            synchronous=ScaleSettings(
+                min_scale=_int(synchronous.get("min_scale", 0), "synchronous.min_scale"),
+                max_scale=_int(synchronous.get("max_scale", 0), "synchronous.max_scale"),
+            ),
+            token=_opt_str(data.get("token"), "token"),
+            expose=_mapping(data["expose"], "expose") if data.get("expose") is not None else None,
+            raw=dict(data),
+        )
+        config.check_references()
+        return config
+
+    def with_overrides(self, **changes: Any) -> "ServiceConfig":
+        """A copy with some fields replaced (environment overrides, FDL-level providers)."""
+        return dataclasses.replace(self, **changes)
+
+    def check_references(self) -> None:
+        """Every input/output must name a provider that is defined (or built in with defaults)."""
+        for kind, entries in (("input", self.input), ("output", self.output)):
+            for i, entry in enumerate(entries):
+                ref = entry.provider
+                if ref.id in self.storage_providers.get(ref.type, {}):
+                    continue
+                if (ref.type, ref.id) in _IMPLICIT_PROVIDERS:
+                    continue
+                raise BadConfig(
+                    f"{kind}[{i}].storage_provider: '{ref}' names no provider defined in storage_providers"
+                )
+
+    def provider_section(self, ref: ProviderRef) -> Mapping[str, Any]:
+        """The config section of one provider (empty for an implicit one such as local.default)."""
+        return self.storage_providers.get(ref.type, {}).get(ref.id, {})
+
+
+# Providers that exist without a section: `local.default` stores under the
+# documented default root, and `minio.default` may take its credentials from
+# OSCAR's mounted secret files.
+_IMPLICIT_PROVIDERS = {("local", "default"), ("minio", "default")}
+
+
+def parse_log_level(value: Any, field: str) -> str:
+    text = str(value).strip().upper()
+    text = _LOG_LEVEL_ALIASES.get(text, text)
+    if text not in LOG_LEVELS:
+        raise BadConfig(f"{field}: expected one of {', '.join(LOG_LEVELS)}, got {value!r}")
+    return text
+
+
+def parse_bool(value: Any, field: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", ""):
+        return False
+    raise BadConfig(f"{field}: expected true or false, got {value!r}")
+
+
+def _mapping(value: Any, field: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise BadConfig(f"{field}: expected a mapping, got {type(value).__name__}")
+    return value
+
+
+def _list(value: Any, field: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BadConfig(f"{field}: expected a list, got {type(value).__name__}")
+    return value
+
+
+def _str(value: Any, field: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise BadConfig(f"{field}: expected a string, got {type(value).__name__}")
+    return str(value)
+
+
+def _opt_str(value: Any, field: str) -> Optional[str]:
+    return None if value is None else _str(value, field)
+
+
+def _int(value: Any, field: str) -> int:
+    if isinstance(value, bool):
+        raise BadConfig(f"{field}: expected an integer, got {value!r}")
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise BadConfig(f"{field}: expected an integer, got {value!r}") from None
+
+
+def _str_tuple(value: Any, field: str) -> Tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(_str(v, f"{field}[{i}]") for i, v in enumerate(_list(value, field)))
+
+
+def _str_map(value: Any, field: str) -> Dict[str, str]:
+    value = _mapping(value, field)
+    out = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", key):
+            raise BadConfig(f"{field}: {key!r} is not a valid name")
+        out[key] = "" if item is None else (str(item).lower() if isinstance(item, bool) else _str(item, f"{field}.{key}"))
+    return out
+
+
+def _providers(value: Any, field: str) -> Dict[str, Dict[str, Dict[str, Any]]]:
+    if value is None:
+        return {}
+    out: Dict[str, Dict[str, Dict[str, Any]]] = {}
+    for kind, ids in _mapping(value, field).items():
+        out[str(kind)] = {}
+        for ident, section in _mapping(ids or {}, f"{field}.{kind}").items():
+            out[str(kind)][str(ident)] = dict(_mapping(section or {}, f"{field}.{kind}.{ident}"))
+    return out

@@ -1,0 +1,134 @@
+"""Runtime settings: everything the supervisor takes from its environment, parsed once.
+
+`RuntimeSettings.from_environ(env)` is the only place that reads variables;
+the rest of the code receives this object. Nothing is written back to the
+environment: the user script's environment is built as a dict elsewhere.
+"""
+
+from __future__ import annotations
+
+import binascii
+import base64
+import dataclasses
+
+from pathlib import Path
+from typing import Mapping, Optional
+
+from faassupervisor.config.loader import load_service
+from faassupervisor.config.service import ServiceConfig, parse_bool, parse_log_level
+from faassupervisor.errors import BadConfig
+
+DEFAULT_CONFIG_DIR = "/oscar/config"
+DEFAULT_STORAGE_DIR = "/tmp/faas-supervisor/storage"
+DEFAULT_SECRETS_DIR = "/var/run/secrets/providers"
+
+# (variable, meaning) — rendered into the README's configuration table.
+VARIABLES = (
+    ("FUNCTION_CONFIG", "base64 of the service's YAML; wins over `$FAAS_SUPERVISOR_CONFIG_DIR/function_config.yaml`"),
+    ("SCRIPT", "base64 of the user script; wins over `$FAAS_SUPERVISOR_CONFIG_DIR/script.sh`"),
+    ("FAAS_SUPERVISOR_CONFIG_DIR", f"where `function_config.yaml` and `script.sh` are read (default `{DEFAULT_CONFIG_DIR}`)"),
+    ("FAAS_SUPERVISOR_STORAGE_DIR", f"root of the `local` storage provider (default `{DEFAULT_STORAGE_DIR}`)"),
+    ("FAAS_SUPERVISOR_SECRETS_DIR", f"where provider secrets are mounted (default `{DEFAULT_SECRETS_DIR}`)"),
+    ("LOG_LEVEL", "overrides the service's `log_level`"),
+    ("FILE_STAGE_IN", "overrides the service's `file_stage_in`"),
+    ("EVENT", "the event to process when standard input is empty or a terminal (Kubernetes Jobs)"),
+    ("TMPDIR", "parent of each invocation's private temporary directories"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ScriptSource:
+    """The user script: a file to run in place, or text to write into the invocation's temp dir."""
+
+    path: Optional[Path] = None
+    content: Optional[bytes] = None
+
+    @property
+    def description(self) -> str:
+        return str(self.path) if self.path else "$SCRIPT"
+
+
+@dataclasses.dataclass(frozen=True)
+class RuntimeSettings:
+    service: ServiceConfig
+    script: Optional[ScriptSource]
+    config_dir: Path = Path(DEFAULT_CONFIG_DIR)
+    storage_dir: Path = Path(DEFAULT_STORAGE_DIR)
+    secrets_dir: Path = Path(DEFAULT_SECRETS_DIR)
+    temp_root: Optional[str] = None
+    event: Optional[bytes] = None  # the EVENT variable, used when stdin has nothing
+
+    @classmethod
+    def from_environ(
+        cls,
+        env: Mapping[str, str],
+        config_path: Optional[Path] = None,
+        script_path: Optional[Path] = None,
+        service_name: Optional[str] = None,
+    ) -> "RuntimeSettings":
+        """Parse the settings; explicit paths (from `faas-supervisor run`) win over the environment."""
+        config_dir = Path(env.get("FAAS_SUPERVISOR_CONFIG_DIR") or DEFAULT_CONFIG_DIR)
+        service = _load_service(env, config_dir, config_path, service_name)
+        if env.get("LOG_LEVEL"):
+            service = service.with_overrides(log_level=parse_log_level(env["LOG_LEVEL"], "LOG_LEVEL"))
+        if env.get("FILE_STAGE_IN"):
+            service = service.with_overrides(file_stage_in=parse_bool(env["FILE_STAGE_IN"], "FILE_STAGE_IN"))
+        event = env.get("EVENT")
+        return cls(
+            service=service,
+            script=_script_source(env, config_dir, script_path),
+            config_dir=config_dir,
+            storage_dir=Path(env.get("FAAS_SUPERVISOR_STORAGE_DIR") or DEFAULT_STORAGE_DIR),
+            secrets_dir=Path(env.get("FAAS_SUPERVISOR_SECRETS_DIR") or DEFAULT_SECRETS_DIR),
+            temp_root=env.get("TMPDIR") or None,
+            event=event.encode() if event else None,
+        )
+
+
+def _load_service(env, config_dir: Path, config_path: Optional[Path], service_name: Optional[str]) -> ServiceConfig:
+    if config_path is not None:
+        return load_service(_read(config_path, "--config"), str(config_path), service_name)
+    if env.get("FUNCTION_CONFIG"):
+        return load_service(_b64(env["FUNCTION_CONFIG"], "FUNCTION_CONFIG"), "FUNCTION_CONFIG", service_name)
+    path = config_dir / "function_config.yaml"
+    if path.is_file():
+        return load_service(_read(path, str(path)), str(path), service_name)
+    # No config at all is a plain local service: no storage, INFO logs.
+    return ServiceConfig()
+
+
+def _script_source(env, config_dir: Path, script_path: Optional[Path]) -> Optional[ScriptSource]:
+    if script_path is not None:
+        if not script_path.is_file():
+            raise BadConfig(f"--script: {script_path} is not a file")
+        return ScriptSource(path=script_path)
+    if env.get("SCRIPT"):
+        return ScriptSource(content=_b64(env["SCRIPT"], "SCRIPT"))
+    path = config_dir / "script.sh"
+    if path.is_file():
+        return ScriptSource(path=path)
+    return None
+
+
+def _read(path: Path, field: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise BadConfig(f"{field}: cannot read {path}: {err.strerror}") from None
+
+
+def _b64(text: str, field: str) -> bytes:
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise BadConfig(f"{field}: not valid base64") from None
+
+
+def missing_script_message(settings: RuntimeSettings) -> str:
+    return (
+        f"no user script: set SCRIPT (base64) or provide {settings.config_dir / 'script.sh'}"
+        " (FAAS_SUPERVISOR_CONFIG_DIR moves that directory)"
+    )
+
+
+__all__ = ["RuntimeSettings", "ScriptSource", "VARIABLES"]

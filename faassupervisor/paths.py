@@ -1,0 +1,22 @@
+"""Turning untrusted names (object keys, zip and multipart file names) into safe paths."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+from faassupervisor.errors import BadInput
+
+
+def safe_relative(name: str) -> PurePosixPath:
+    """A relative path with no `..`, no absolute root and no NUL; BadInput if nothing is left."""
+    if "\x00" in name:
+        raise BadInput(f"name {name!r} contains a NUL byte")
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    if not parts:
+        raise BadInput(f"name {name!r} has no usable path component")
+    return PurePosixPath(*parts)
+
+
+def safe_join(root: Path, name: str) -> Path:
+    """`root / name` sanitised so that the result is always inside `root`."""
+    return Path(root, *safe_relative(name).parts)

@@ -1,0 +1,1 @@
+"""Storage: the provider interface, the plugin registry, and moving files in and out."""

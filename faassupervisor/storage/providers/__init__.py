@@ -1,0 +1,1 @@
+"""Built-in storage providers, one module each, registered as entry points in setup.cfg."""

@@ -1,0 +1,66 @@
+"""Finding provider classes: the `faassupervisor.storage_providers` entry-point group.
+
+A third party adds a provider with a package declaring an entry point, not a
+patch. Lookups happen only when a config references a provider type, and only
+the referenced class is imported, so an invocation without storage never pays
+for scanning installed distributions, and one without MinIO never imports its SDK.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Dict, Mapping, Type
+
+from faassupervisor.config.service import ProviderRef, ServiceConfig
+from faassupervisor.errors import BadConfig
+from faassupervisor.storage.provider import ProviderContext, StorageProvider
+
+GROUP = "faassupervisor.storage_providers"
+
+# The entry points this distribution declares in setup.cfg (a test checks they
+# agree). Resolving these without importlib.metadata keeps start-up cheap:
+# scanning every installed distribution's metadata costs tens of milliseconds.
+BUILTIN = {
+    "local": "faassupervisor.storage.providers.local:LocalProvider",
+}
+
+
+def provider_class(type_name: str) -> Type[StorageProvider]:
+    target = BUILTIN.get(type_name) or _entry_point_target(type_name)
+    if target is None:
+        raise BadConfig(f"storage_providers.{type_name}: unknown provider type (no '{GROUP}' entry point)")
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def _entry_point_target(type_name: str):
+    from importlib.metadata import entry_points  # deferred: scans installed distributions
+
+    try:
+        found = entry_points(group=GROUP)
+    except TypeError:  # Python 3.9: entry_points() takes no arguments
+        found = entry_points().get(GROUP, ())
+    for ep in found:
+        if ep.name == type_name:
+            return ep.value
+    return None
+
+
+class ProviderSet:
+    """The providers one service uses, built (and validated) on first reference."""
+
+    def __init__(self, service: ServiceConfig, context: ProviderContext):
+        self._service = service
+        self._context = context
+        self._built: Dict[ProviderRef, StorageProvider] = {}
+
+    def validate(self) -> None:
+        """Build every provider referenced by input/output now, so bad credentials fail at start."""
+        for entry in self._service.input + self._service.output:
+            self.get(entry.provider)
+
+    def get(self, ref: ProviderRef) -> StorageProvider:
+        if ref not in self._built:
+            section: Mapping = self._service.provider_section(ref)
+            self._built[ref] = provider_class(ref.type).from_config(ref.id, section, self._context)
+        return self._built[ref]
