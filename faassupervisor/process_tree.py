@@ -1,0 +1,117 @@
+"""Killing a whole process tree, including grandchildren that outlived their parent.
+
+`subprocess` kills only the direct child, and killing a process group misses
+descendants that moved to a group of their own (`set -m`, job control). The
+supervisor therefore makes itself a *child subreaper*: orphaned descendants are
+re-parented to it instead of to init, so walking `/proc` from our own pid
+finds every process the script started, and killing that set leaves nothing.
+The watchdog uses `kill_session` for the same purpose on the supervisor it
+started with `setsid`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Dict, List, Set
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    """Adopt orphaned descendants (Linux only); returns whether it worked."""
+    try:
+        import ctypes  # deferred: only needed once per invocation, right before the script starts
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _proc_stats() -> Dict[int, tuple]:
+    """pid -> (ppid, pgid, sid) for every process we can see."""
+    stats = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                data = handle.read()
+        except OSError:
+            continue
+        # The command name is in parentheses and may itself contain spaces or ')'.
+        fields = data[data.rindex(b")") + 2 :].split()
+        stats[int(entry)] = (int(fields[1]), int(fields[2]), int(fields[3]))
+    return stats
+
+
+def descendants(pid: int) -> List[int]:
+    """Every living descendant of `pid` (children first)."""
+    children: Dict[int, List[int]] = {}
+    for child, (ppid, _pgid, _sid) in _proc_stats().items():
+        children.setdefault(ppid, []).append(child)
+    found, queue = [], list(children.get(pid, []))
+    while queue:
+        current = queue.pop(0)
+        found.append(current)
+        queue.extend(children.get(current, []))
+    return found
+
+
+def session_members(sid: int) -> List[int]:
+    """Every process in session `sid` (what `setsid` started and all it forked)."""
+    return [pid for pid, (_ppid, _pgid, session) in _proc_stats().items() if session == sid]
+
+
+def _kill_all(pids, sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def kill_descendants(pid: int, sig: int = signal.SIGKILL, rounds: int = 5) -> int:
+    """Kill every descendant of `pid` (repeatedly, to catch ones forked meanwhile); returns how many."""
+    killed: Set[int] = set()
+    for _ in range(rounds):
+        targets = [p for p in descendants(pid) if p not in killed or sig == signal.SIGKILL]
+        live = [p for p in targets if not _is_zombie(p)]
+        if not live:
+            break
+        _kill_all(live, sig)
+        killed.update(live)
+    return len(killed)
+
+
+def kill_session(sid: int, sig: int = signal.SIGKILL, rounds: int = 5) -> int:
+    """Kill every process of session `sid`, repeatedly until none is left alive."""
+    killed: Set[int] = set()
+    for _ in range(rounds):
+        live = [p for p in session_members(sid) if not _is_zombie(p)]
+        if not live:
+            break
+        _kill_all(live, sig)
+        killed.update(live)
+    return len(killed)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read()
+        return data[data.rindex(b")") + 2 : data.rindex(b")") + 3] in (b"Z", b"X")
+    except (OSError, ValueError):
+        return True
+
+
+def reap_children() -> None:
+    """Collect exit statuses of adopted orphans so no zombie is left behind."""
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
