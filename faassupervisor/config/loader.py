@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-from faassupervisor.config.fdl import is_fdl, parse_fdl
 from faassupervisor.config.service import ServiceConfig
 from faassupervisor.errors import BadConfig
 
@@ -28,7 +27,9 @@ def load_service(text: bytes, where: str, service_name: Optional[str] = None) ->
     document = parse_yaml(text, where)
     if document is None:
         return ServiceConfig()
-    if is_fdl(document):
+    if isinstance(document, dict) and "functions" in document:
+        from faassupervisor.config.fdl import parse_fdl  # only `faas-supervisor run --config FDL` needs it
+
         return parse_fdl(document, where).select(service_name).config
     if service_name is not None and document.get("name") not in (None, service_name):
         raise BadConfig(f"{where}: describes service {document.get('name')!r}, not {service_name!r}")

@@ -101,12 +101,12 @@ def _script_source(env, config_dir: Path, script_path: Optional[Path]) -> Option
     if script_path is not None:
         if not script_path.is_file():
             raise BadConfig(f"--script: {script_path} is not a file")
-        return ScriptSource(path=script_path)
+        return ScriptSource(path=script_path.resolve())
     if env.get("SCRIPT"):
         return ScriptSource(content=_b64(env["SCRIPT"], "SCRIPT"))
     path = config_dir / "script.sh"
     if path.is_file():
-        return ScriptSource(path=path)
+        return ScriptSource(path=path.resolve())
     return None
 
 
