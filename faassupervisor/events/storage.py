@@ -88,13 +88,14 @@ def match_input(service: ServiceConfig, event: StorageEvent) -> tuple:
             raise BadInput(f"delegated event names storage provider '{event.provider}', which is not configured")
         return event.provider, None
     for entry in service.input:
-        if entry.provider.type != event.provider_type or entry.bucket != event.bucket:
+        # A `local` input stands in for MinIO/S3 when trying a service out without a server.
+        if entry.provider.type not in (event.provider_type, "local") or entry.bucket != event.bucket:
             continue
         if _in_folder(entry, event.key):
             return entry.provider, entry
     raise BadInput(
-        f"{event.source} event for {event.bucket}/{event.key}: no input of type "
-        f"'{event.provider_type}' is configured for that bucket and folder"
+        f"{event.source} event for {event.bucket}/{event.key}: no '{event.provider_type}' (or 'local') "
+        "input is configured for that bucket and folder"
     )
 
 
