@@ -31,7 +31,7 @@ $(STAMP): setup.cfg pyproject.toml | libmagic
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m examples.run_local
+	$(PY) examples/run_local.py
 
 test: $(STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
