@@ -27,7 +27,7 @@ libmagic:
 $(STAMP): setup.cfg pyproject.toml | libmagic
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test]' --config-settings editable_mode=compat
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -37,7 +37,7 @@ test: $(STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(PY) bench/run.py
+	env -u PYTHONDONTWRITEBYTECODE $(PY) bench/run.py $(BENCH)
 
 clean:
 	rm -rf $(VENV) .run
