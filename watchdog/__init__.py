@@ -1,0 +1,1 @@
+"""The watchdog: the HTTP front that forks a supervisor per request (SPEC section 4)."""
