@@ -8,14 +8,13 @@ timeout, or a SIGTERM from the watchdog.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Callable, Dict, Mapping, Optional
+from typing import BinaryIO, Callable, Dict, Mapping, NamedTuple, Optional
 
 from faassupervisor import mime, response
 from faassupervisor.config.settings import RuntimeSettings, missing_script_message
@@ -31,8 +30,7 @@ log = logging.getLogger(__name__)
 _EVENT_SNIFF_LIMIT = 64 * 1024  # storage events are small; bigger JSON bodies are plain input
 
 
-@dataclasses.dataclass(frozen=True)
-class InvocationOptions:
+class InvocationOptions(NamedTuple):
     """How the caller wants this invocation run (CLI flags, or the watchdog's fork server)."""
 
     logs_in_response: bool = True  # False: logs go only to the container log

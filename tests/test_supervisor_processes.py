@@ -15,6 +15,7 @@ echo $! > "{pids}/background"
 ( sleep 300 & echo $! > "{pids}/grandchild"; wait ) &
 setsid sleep 300 &
 echo $! > "{pids}/own-session"
+while [ ! -s "{pids}/grandchild" ]; do sleep 0.01; done
 echo started
 {tail}
 """

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import binascii
 import base64
-import dataclasses
 
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Mapping, NamedTuple, Optional
 
 from faassupervisor.config.loader import load_service
 from faassupervisor.config.service import ServiceConfig, parse_bool, parse_log_level
@@ -36,8 +35,7 @@ VARIABLES = (
 )
 
 
-@dataclasses.dataclass(frozen=True)
-class ScriptSource:
+class ScriptSource(NamedTuple):
     """The user script: a file to run in place, or text to write into the invocation's temp dir."""
 
     path: Optional[Path] = None
@@ -48,8 +46,7 @@ class ScriptSource:
         return str(self.path) if self.path else "$SCRIPT"
 
 
-@dataclasses.dataclass(frozen=True)
-class RuntimeSettings:
+class RuntimeSettings(NamedTuple):
     service: ServiceConfig
     script: Optional[ScriptSource]
     config_dir: Path = Path(DEFAULT_CONFIG_DIR)

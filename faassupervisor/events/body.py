@@ -1,9 +1,9 @@
 """Body decoding (interim, whole-body version; the streaming decoders replace it)."""
-import base64, binascii, dataclasses, json
+import base64, binascii, json
+from typing import NamedTuple
 from pathlib import Path
 from faassupervisor.errors import BadInput
-@dataclasses.dataclass(frozen=True)
-class DecodedBody:
+class DecodedBody(NamedTuple):
     path: Path
     kind: str
     size: int
