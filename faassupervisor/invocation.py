@@ -6,8 +6,6 @@ a response zip), removed in every outcome: success, failure, bad input,
 timeout, or a SIGTERM from the watchdog.
 """
 
-from __future__ import annotations
-
 import json
 import logging
 import os

@@ -6,8 +6,6 @@ concatenation is exactly `base64(file)` with no line breaks (what oscar-cli,
 oscar-python and `base64 -d` expect).
 """
 
-from __future__ import annotations
-
 import base64
 from pathlib import Path
 from typing import BinaryIO, Iterable, List, NamedTuple, Optional

@@ -6,8 +6,6 @@ the order it wrote them. After it exits, or when `timeout` passes, every
 process it left behind is killed: nothing of one invocation outlives it.
 """
 
-from __future__ import annotations
-
 import logging
 import os
 import signal

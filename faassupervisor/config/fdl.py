@@ -7,8 +7,6 @@ with the top-level providers merged into it, so the control plane and
 `faas-supervisor run --config` agree on what a service is.
 """
 
-from __future__ import annotations
-
 from typing import Any, Mapping, NamedTuple, Optional, Tuple
 
 from faassupervisor.config.service import ServiceConfig, _mapping, _providers

@@ -7,12 +7,12 @@ use (image, cpu, expose, ...) are still typed here, because the control plane
 renders Kubernetes objects from this same model instead of parsing the FDL a
 second time.
 
-The records are `NamedTuple`s, not dataclasses: importing `dataclasses` and
-generating a dozen frozen classes costs about 25 ms, paid by every supervisor
-start (measured by `make bench`).
+The records are `NamedTuple`s, not dataclasses, and the modules defining them
+do not postpone annotations: importing `dataclasses` and generating a dozen
+frozen classes costs about 25 ms, and NamedTuple compiles every postponed
+(string) field annotation, a few more; every supervisor start pays for both
+(measured by `make bench`).
 """
-
-from __future__ import annotations
 
 import re
 from types import MappingProxyType

@@ -7,8 +7,6 @@ Parsing only reads the document; choosing the provider and downloading is
 `faassupervisor.storage.transfer`'s job.
 """
 
-from __future__ import annotations
-
 import json
 from typing import Any, Mapping, NamedTuple, Optional
 from urllib.parse import unquote_plus
