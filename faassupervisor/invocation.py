@@ -169,15 +169,17 @@ class _Prefixed:
         self._rest = rest
 
     def read(self, size: int = -1) -> bytes:
-        if self._head:
-            if size < 0 or size >= len(self._head):
-                head, self._head = self._head, b""
-                if size < 0 and self._rest is not None:
-                    return head + self._rest.read()
-                return head
-            head, self._head = self._head[:size], self._head[size:]
+        head, self._head = self._head, b""
+        if self._rest is None:
+            if 0 <= size < len(head):
+                head, self._head = head[:size], head[size:]
             return head
-        return self._rest.read(size) if self._rest is not None else b""
+        if size < 0:
+            return head + self._rest.read()
+        if size < len(head):
+            head, self._head = head[:size], head[size:]
+            return head
+        return head + self._rest.read(size - len(head)) if size > len(head) else head
 
 
 def _stdin_or_event(stdin: Optional[BinaryIO], event: Optional[bytes]):
