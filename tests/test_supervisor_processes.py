@@ -88,8 +88,10 @@ def test_script_exit_status_and_unbounded_output(sandbox):
 
 
 def test_no_file_descriptor_leaks_into_the_script(sandbox):
-    sandbox.write_script("#!/bin/sh\nls /proc/$$/fd | sort -n | tr '\\n' ' '\n")
+    # A glob, not `ls | sort`: a pipeline would hold pipe descriptors of its own while it runs.
+    sandbox.write_script("#!/bin/sh\nfor fd in /proc/$$/fd/*; do echo ${fd##*/}; done\n")
     sandbox.write_config("log_level: CRITICAL")
     run = sandbox.supervisor(b"{}")
     assert run.returncode == 0
-    assert run.text.split() == ["0", "1", "2", "10"] or run.text.split() == ["0", "1", "2"]
+    # 10 is dash's own descriptor for the script file it reads.
+    assert sorted(run.text.split(), key=int) in (["0", "1", "2", "10"], ["0", "1", "2"])
