@@ -8,7 +8,6 @@ timeout, or a SIGTERM from the watchdog.
 
 import json
 import logging
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -35,11 +34,6 @@ class InvocationOptions(NamedTuple):
     timeout: Optional[float] = None  # seconds before the script's whole tree is killed
     on_content_type: Optional[Callable[[str], None]] = None  # told the Content-Type before the body
     raw_response: Optional[bool] = None  # None: decided by the request's Accept header
-
-
-def cgi_variables(environ: Mapping[str, str]) -> Dict[str, str]:
-    """The request's headers as the watchdog passed them (`Http_*`, classic watchdog style)."""
-    return {k: v for k, v in environ.items() if k.startswith("Http_")}
 
 
 class Invocation:
