@@ -19,7 +19,7 @@ SCENARIOS = Path(__file__).parent / "scenarios"
 
 # Variables of ours that must never leak from the developer's shell into a test.
 _OURS = ("FUNCTION_CONFIG", "SCRIPT", "EVENT", "LOG_LEVEL", "FILE_STAGE_IN", "FAAS_SUPERVISOR_CONFIG_DIR",
-         "FAAS_SUPERVISOR_STORAGE_DIR", "FAAS_SUPERVISOR_SECRETS_DIR", "OSCAR_SERVICE_TOKEN")
+         "FAAS_SUPERVISOR_STORAGE_DIR", "FAAS_SUPERVISOR_SECRETS_DIR", "FAAS_SUPERVISOR_CACHE_DIR", "OSCAR_SERVICE_TOKEN")
 
 
 @dataclasses.dataclass
@@ -50,6 +50,7 @@ def sandbox(tmp_path, monkeypatch):
         FAAS_SUPERVISOR_CONFIG_DIR=str(box / "config"),
         FAAS_SUPERVISOR_STORAGE_DIR=str(box / "storage"),
         FAAS_SUPERVISOR_SECRETS_DIR=str(box / "secrets"),
+        FAAS_SUPERVISOR_CACHE_DIR=str(box / "cache"),
     )
     return Sandbox(box, env)
 

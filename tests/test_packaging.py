@@ -38,3 +38,16 @@ def test_console_scripts_declared():
     scripts = parser["options.entry_points"]["console_scripts"]
     assert "supervisor = faassupervisor.__main__:supervisor_main" in scripts
     assert "faas-supervisor = faassupervisor.__main__:main" in scripts
+
+
+def test_readme_documents_every_variable():
+    from faassupervisor.config.settings import VARIABLES
+
+    readme = (ROOT / "README.md").read_text()
+    for name, _doc in VARIABLES:
+        assert f"| `{name}` |" in readme, name
+
+
+def test_readme_starts_with_the_two_commands():
+    head = (ROOT / "README.md").read_text().split("\n## ")[0]
+    assert "make run" in head and "make test" in head
