@@ -8,12 +8,13 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: help run test test-images bench clean libmagic
+.PHONY: help run test test-images images bench clean libmagic
 
 help:
 	@echo "make run     serve the example service on http://$(HOST):$(PORT) (local storage, no server needed)"
 	@echo "make test    run the test suite (unit + real processes on loopback)"
 	@echo "make bench   run the benchmarks and print their tables"
+	@echo "make images  build the kit, base and example images (podman or docker)"
 	@echo "make clean   remove .venv and run data"
 
 # python-magic needs Debian's libmagic1: install it when we can (root with apt), else say how.
@@ -35,6 +36,19 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Container images (docker/): podman when installed, else docker.
+ENGINE ?= $(shell command -v podman || command -v docker)
+BUILD  := $(ENGINE) build $(if $(findstring podman,$(ENGINE)),--format docker)
+
+images:
+	$(BUILD) -f docker/kit/Dockerfile -t faas-supervisor-kit .
+	$(BUILD) -f docker/base/Dockerfile -t faas-supervisor-base .
+	for name in cowsay grayscale text-to-speech; do \
+	  $(BUILD) -t faas-supervisor-example-$$name docker/examples/$$name || exit 1; done
+
+test-images: $(STAMP)
+	$(VENV)/bin/pytest -m images $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	env -u PYTHONDONTWRITEBYTECODE $(PY) bench/run.py $(BENCH)
