@@ -169,8 +169,10 @@ def containers(engine: Engine):
         names.append(name)  # before starting: a failed start still leaves a container to remove
         engine(*args, image, *command, timeout=120)
         box = Container(engine, name)
-        host_port = engine("port", name, f"{port}/tcp").stdout.decode().split()[0].rsplit(":", 1)[1]
-        box.url = f"http://127.0.0.1:{host_port}"
+        published = engine("port", name, f"{port}/tcp", check=False).stdout.decode().split()
+        if not published:
+            raise AssertionError(f"container {name} published no port (exited at once?):\n{box.logs()}")
+        box.url = f"http://127.0.0.1:{published[0].rsplit(':', 1)[1]}"
         if wait:
             box.wait_ready()
         return box
