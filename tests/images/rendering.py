@@ -1,17 +1,24 @@
-"""The injection as the control plane renders it, reduced to what a container engine needs.
+"""Replaying a rendered pod with podman/docker: the injection exactly as the control plane writes it.
 
-A pod injected by the control plane has: an init container from the kit image
-running its install command into an emptyDir, the service container with
-that volume at /oscar/bin, the ConfigMap's `script.sh` and the Secret's
-`function_config.yaml` projected read-only at /oscar/config, and the rendered
-command and environment. The tests replay exactly that with podman/docker.
+The control plane renders Kubernetes objects (ConfigMap with `script.sh`,
+Secret with `function_config.yaml`, a Knative Service or a Job whose pod has
+the kit's init container, an emptyDir at /oscar/bin and a projected volume at
+/oscar/config). `PodReplay` turns such a pod spec into container runs: each
+emptyDir becomes an engine volume, each projected volume a read-only
+directory holding the items it names (with their modes), environment
+references are resolved from the rendered Secrets, and the command is the
+rendered one. Nothing here knows what the control plane "should" render: it
+reads what it did.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import json
+import uuid
 from pathlib import Path
-from typing import Dict, List
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 import yaml
 
@@ -19,33 +26,171 @@ from faassupervisor.config.fdl import parse_fdl
 
 
 @dataclasses.dataclass
-class RenderedService:
-    config_files: Dict[str, bytes]  # file name under /oscar/config -> content
-    command: List[str]  # the service container's command and arguments
-    env: Dict[str, str]
-    init_command: List[str]  # the init container's command (kit image)
-    init_mount: str  # where the init container mounts the shared volume
-    bin_mount: str = "/oscar/bin"  # where the service container mounts it
+class ContainerRun:
+    """One container of the pod, as engine arguments."""
 
-    def write_config(self, directory: Path) -> Path:
-        directory.mkdir(parents=True, exist_ok=True)
-        for name, content in self.config_files.items():
-            (directory / name).write_bytes(content)
+    image: str
+    entrypoint: Optional[str]
+    args: List[str]
+    env: Dict[str, str]
+    mounts: List[str]
+    port: Optional[int] = None
+
+
+class PodReplay:
+    """The containers of one rendered pod spec; `close()` removes the volumes it created."""
+
+    def __init__(self, engine, objects: Sequence[Mapping[str, Any]], workdir: Path):
+        self.engine = engine
+        self.objects = list(objects)
+        self.workdir = workdir
+        self._volumes: Dict[str, str] = {}  # pod volume name -> engine volume or host directory
+        self._created: List[str] = []
+
+    def find(self, kind: str, name: Optional[str] = None) -> Mapping[str, Any]:
+        for obj in self.objects:
+            if obj.get("kind") == kind and (name is None or obj["metadata"]["name"] == name):
+                return obj
+        raise AssertionError(f"no {kind} {name or ''} among the rendered objects")
+
+    def init_containers(self, pod: Mapping[str, Any]) -> List[ContainerRun]:
+        return [self._run(pod, c) for c in pod.get("initContainers") or []]
+
+    def container(self, pod: Mapping[str, Any], index: int = 0) -> ContainerRun:
+        return self._run(pod, pod["containers"][index])
+
+    def close(self) -> None:
+        for name in self._created:
+            self.engine("volume", "rm", "-f", name, check=False, timeout=60)
+
+    def _run(self, pod: Mapping[str, Any], container: Mapping[str, Any]) -> ContainerRun:
+        command = list(container.get("command") or []) + list(container.get("args") or [])
+        mounts = []
+        for mount in container.get("volumeMounts") or []:
+            source = self._volume(pod, mount["name"])
+            mounts.append(f"{source}:{mount['mountPath']}" + (":ro" if mount.get("readOnly") else ""))
+        ports = container.get("ports") or []
+        return ContainerRun(
+            image=container["image"],
+            entrypoint=command[0] if command else None,
+            args=command[1:],
+            env=self._environment(container),
+            mounts=mounts,
+            port=ports[0]["containerPort"] if ports else None,
+        )
+
+    def _volume(self, pod: Mapping[str, Any], name: str) -> str:
+        if name in self._volumes:
+            return self._volumes[name]
+        volume = next(v for v in pod.get("volumes") or [] if v["name"] == name)
+        if "emptyDir" in volume:
+            source = f"fs-test-{uuid.uuid4().hex[:12]}"
+            self.engine("volume", "create", source, timeout=60)
+            self._created.append(source)
+        elif "projected" in volume:
+            source = str(self._project(name, volume["projected"]))
+        else:
+            raise AssertionError(f"volume {name}: only emptyDir and projected volumes can be replayed")
+        self._volumes[name] = source
+        return source
+
+    def _project(self, name: str, projected: Mapping[str, Any]) -> Path:
+        directory = self.workdir / f"volume-{name}"
+        directory.mkdir(parents=True)
+        default_mode = projected.get("defaultMode", 0o644)
+        for source in projected["sources"]:
+            kind, ref = next(iter(source.items()))
+            data = self._data("ConfigMap" if kind == "configMap" else "Secret", ref["name"])
+            items = ref.get("items") or [{"key": key, "path": key} for key in data]
+            for item in items:
+                path = directory / item["path"]
+                path.write_bytes(data[item["key"]])
+                path.chmod(item.get("mode", default_mode))
         return directory
 
+    def _data(self, kind: str, name: str) -> Dict[str, bytes]:
+        obj = self.find(kind, name)
+        data = {k: v.encode() for k, v in (obj.get("stringData") or {}).items()}
+        for key, value in (obj.get("data") or {}).items():
+            data[key] = base64.b64decode(value) if kind == "Secret" else value.encode()
+        return data
 
-def render(fdl_path: Path) -> RenderedService:
-    """Until the control plane's renderer is on main: the same shape, written by hand."""
+    def _environment(self, container: Mapping[str, Any]) -> Dict[str, str]:
+        env: Dict[str, str] = {}
+        for source in container.get("envFrom") or []:
+            ref = source.get("secretRef") or source.get("configMapRef")
+            kind = "Secret" if "secretRef" in source else "ConfigMap"
+            env.update({k: v.decode() for k, v in self._data(kind, ref["name"]).items()})
+        for item in container.get("env") or []:
+            if "value" in item:
+                env[item["name"]] = item["value"]
+                continue
+            ref = item["valueFrom"].get("secretKeyRef") or item["valueFrom"].get("configMapKeyRef")
+            kind = "Secret" if "secretKeyRef" in item["valueFrom"] else "ConfigMap"
+            env[item["name"]] = self._data(kind, ref["name"])[ref["key"]].decode()
+        return env
+
+
+def knative_pod(objects: Iterable[Mapping[str, Any]]) -> Mapping[str, Any]:
+    service = next(o for o in objects if o.get("kind") == "Service" and "serving.knative.dev" in o["apiVersion"])
+    return service["spec"]["template"]["spec"]
+
+
+def job_pod(job: Mapping[str, Any]) -> Mapping[str, Any]:
+    return job["spec"]["template"]["spec"]
+
+
+# --- Until the control plane is on main: its objects' shape, written by hand. ---
+
+def render_service(fdl_path: Path, kit_image: str) -> List[Dict[str, Any]]:
+    service, script, config = _service(fdl_path)
+    pod = _pod(service, kit_image, ["/oscar/bin/fwatchdog"], {"fprocess": "/oscar/bin/supervisor"})
+    pod["containers"][0]["ports"] = [{"name": "http1", "containerPort": 8080}]
+    return [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": service.name}, "data": {"script.sh": script}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"{service.name}-config"},
+         "stringData": {"function_config.yaml": config}},
+        {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": {"name": service.name},
+         "spec": {"template": {"spec": pod}}},
+    ]
+
+
+def render_job(fdl_path: Path, kit_image: str, event: Mapping[str, Any]) -> Dict[str, Any]:
+    service, _script, _config = _service(fdl_path)
+    pod = _pod(service, kit_image, ["/oscar/bin/supervisor"], {"EVENT": json.dumps(event)})
+    pod["restartPolicy"] = "Never"
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"generateName": f"{service.name}-"},
+            "spec": {"template": {"spec": pod}}}
+
+
+def _service(fdl_path: Path):
     service = parse_fdl(yaml.safe_load(fdl_path.read_text())).services[0].config
     config = dict(service.raw)
     config["storage_providers"] = {kind: dict(ids) for kind, ids in service.storage_providers.items()}
-    return RenderedService(
-        config_files={
-            "script.sh": (fdl_path.parent / service.script).read_bytes(),
-            "function_config.yaml": yaml.safe_dump(config, sort_keys=False).encode(),
-        },
-        command=["/oscar/bin/fwatchdog"],
-        env={"fprocess": "/oscar/bin/supervisor"},
-        init_command=["/oscar/bin/fwatchdog", "install", "/kit"],
-        init_mount="/kit",
-    )
+    script = (fdl_path.parent / service.script).read_text()
+    return service, script, yaml.safe_dump(config, sort_keys=False)
+
+
+def _pod(service, kit_image: str, command: List[str], env: Mapping[str, str]) -> Dict[str, Any]:
+    return {
+        "initContainers": [{
+            "name": "faas-supervisor-install", "image": kit_image,
+            "command": ["/oscar/bin/fwatchdog", "install", "/target"],
+            "volumeMounts": [{"name": "oscar-bin", "mountPath": "/target"}],
+        }],
+        "containers": [{
+            "name": "oscar-container", "image": service.image, "command": command,
+            "env": [{"name": k, "value": v} for k, v in env.items()],
+            "volumeMounts": [{"name": "oscar-config", "mountPath": "/oscar/config", "readOnly": True},
+                             {"name": "oscar-bin", "mountPath": "/oscar/bin", "readOnly": True}],
+        }],
+        "volumes": [
+            {"name": "oscar-config", "projected": {"defaultMode": 0o444, "sources": [
+                {"configMap": {"name": service.name,
+                               "items": [{"key": "script.sh", "path": "script.sh", "mode": 0o555}]}},
+                {"secret": {"name": f"{service.name}-config",
+                            "items": [{"key": "function_config.yaml", "path": "function_config.yaml"}]}},
+            ]}},
+            {"name": "oscar-bin", "emptyDir": {}},
+        ],
+    }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
 from pathlib import Path
 
 import pytest
@@ -12,12 +11,22 @@ import requests
 
 from tests.images import png
 from tests.images.conftest import HERE, SERVICE_BASE, Engine, one_shot
-from tests.images.rendering import render
+from tests.images.rendering import PodReplay, job_pod, knative_pod, render_job, render_service
 
 pytestmark = pytest.mark.images
 
 SHOUT = HERE / "shout"
+FDL = SHOUT / "shout.yaml"
 SERVICE_IMAGE = "faas-supervisor-test-shout:latest"
+EVENT = {
+    "EventName": "s3:ObjectCreated:Put",
+    "Key": "inbox/in/note+one.txt",
+    "Records": [{
+        "eventVersion": "2.0", "eventSource": "minio:s3", "eventTime": "2026-11-23T10:00:00.000Z",
+        "eventName": "s3:ObjectCreated:Put",
+        "s3": {"bucket": {"name": "inbox"}, "object": {"key": "in/note+one.txt", "size": 13}},
+    }],
+}
 
 
 @pytest.fixture(scope="module")
@@ -27,29 +36,48 @@ def service_image(engine: Engine) -> str:
 
 
 @pytest.fixture(scope="module")
-def rendered():
-    return render(SHOUT / "shout.yaml")
-
-
-@pytest.fixture(scope="module")
-def kit_volume(engine: Engine, kit_image: str, rendered):
-    """A volume the kit installed itself into, as the rendered init container does; removed afterwards."""
-    name = f"fs-test-kit-{uuid.uuid4().hex[:12]}"
-    engine("volume", "create", name, timeout=60)
-    try:
-        one_shot(engine, kit_image, *rendered.init_command, mounts=[f"{name}:{rendered.init_mount}"])
-        yield name
-    finally:
-        engine("volume", "rm", "-f", name, check=False, timeout=60)
+def objects(kit_image: str, service_image: str):
+    """The service's objects as the control plane renders them (kit and service images built here)."""
+    return render_service(FDL, kit_image)
 
 
 @pytest.fixture
-def config_dir(tmp_path, rendered) -> Path:
-    return rendered.write_config(tmp_path / "config")
+def replay(engine: Engine, objects, tmp_path):
+    pods = PodReplay(engine, objects, tmp_path / "pod")
+    yield pods
+    pods.close()
+
+
+def run_init_containers(engine: Engine, replay: PodReplay, pod) -> None:
+    for run in replay.init_containers(pod):
+        one_shot(engine, run.image, *run.args, entrypoint=run.entrypoint, env=run.env, mounts=run.mounts)
+
+
+@pytest.fixture(scope="module")
+def kit_volume(engine: Engine, objects, tmp_path_factory):
+    """/oscar/bin as the rendered init container leaves it, shared by the tests that run the supervisor alone."""
+    pods = PodReplay(engine, objects, tmp_path_factory.mktemp("kit"))
+    try:
+        pod = knative_pod(objects)
+        run_init_containers(engine, pods, pod)
+        mount = next(m for m in pods.container(pod).mounts if m.split(":")[1] == "/oscar/bin")
+        yield mount.split(":")[0]
+    finally:
+        pods.close()
+
+
+@pytest.fixture
+def config_dir(engine, objects, tmp_path) -> Path:
+    """/oscar/config as the rendered projected volume holds it."""
+    pods = PodReplay(engine, objects, tmp_path / "config")
+    mount = next(m for m in pods.container(knative_pod(objects)).mounts if m.split(":")[1] == "/oscar/config")
+    pods.close()
+    return Path(mount.split(":")[0])
 
 
 @pytest.fixture
 def data_dir(tmp_path) -> Path:
+    """The local storage provider's root (the FDL's `local.data`), standing in for MinIO."""
     path = tmp_path / "data"
     path.mkdir()
     path.chmod(0o777)  # the service may run as any user
@@ -61,8 +89,8 @@ def test_kit_image_has_no_shell(engine: Engine, kit_image: str):
     assert proc.returncode != 0
 
 
-def test_install_is_idempotent_and_keeps_modes(engine: Engine, kit_image: str, kit_volume: str, rendered):
-    again = one_shot(engine, kit_image, *rendered.init_command, mounts=[f"{kit_volume}:{rendered.init_mount}"])
+def test_install_is_idempotent_and_keeps_modes(engine: Engine, kit_image: str, kit_volume: str):
+    again = one_shot(engine, kit_image, "/oscar/bin/fwatchdog", "install", "/target", mounts=[f"{kit_volume}:/target"])
     assert b"copied" in again.stderr
     listing = one_shot(engine, SERVICE_BASE, "ls", "-l", "/oscar/bin",
                        mounts=[f"{kit_volume}:/oscar/bin:ro"]).stdout.decode()
@@ -101,16 +129,17 @@ def test_bundled_libmagic_and_a_clean_script_environment(engine, service_image, 
     assert facts["python"] == "none"
 
 
-def test_injected_service_over_http(engine, service_image, kit_volume, config_dir, data_dir, rendered, containers):
-    """The rendered pod, replayed: kit volume at /oscar/bin, config at /oscar/config, the rendered command."""
-    box = containers(
-        service_image,
-        command=rendered.command[1:],
-        entrypoint=rendered.command[0],
-        env=rendered.env,
-        mounts=[f"{kit_volume}:{rendered.bin_mount}:ro", f"{config_dir}:/oscar/config:ro", f"{data_dir}:/data"],
-    )
-    response = requests.post(f"{box.url}/run/shout", data=base64.b64encode(b"injected\n"), timeout=60)
+def test_injected_service_over_http(engine, replay, objects, data_dir, containers):
+    """The rendered Knative pod, replayed: init container, kit volume, projected config, rendered command."""
+    pod = knative_pod(objects)
+    run_init_containers(engine, replay, pod)
+    run = replay.container(pod)
+    box = containers(run.image, command=run.args, entrypoint=run.entrypoint, env=run.env,
+                     mounts=run.mounts + [f"{data_dir}:/data"], port=run.port)
+    token = run.env.get("OSCAR_SERVICE_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = requests.post(f"{box.url}/run/shout", data=base64.b64encode(b"injected\n"), headers=headers,
+                             timeout=60)
     assert response.status_code == 200, response.text
     assert base64.b64decode(response.content, validate=True) == b"INJECTED\n"
     # Synchronous invocations upload their outputs too (the FDL's output: local.data outbox/out).
@@ -118,21 +147,21 @@ def test_injected_service_over_http(engine, service_image, kit_volume, config_di
     assert [p.read_bytes() for p in stored] == [b"INJECTED\n"]
 
 
-def test_injected_service_processes_a_storage_event(engine, service_image, kit_volume, config_dir, data_dir):
-    """A Job's way: EVENT in the environment, the supervisor as command, local storage in a mounted dir."""
+def test_injected_job_processes_a_storage_event(engine, kit_image, objects, data_dir, tmp_path):
+    """The rendered Job, replayed: EVENT in its environment, the supervisor as command, local storage."""
     (data_dir / "inbox" / "in").mkdir(parents=True)
     (data_dir / "inbox" / "in" / "note one.txt").write_bytes(b"from storage\n")
-    event = {
-        "EventName": "s3:ObjectCreated:Put",
-        "Key": "inbox/in/note+one.txt",
-        "Records": [{
-            "eventVersion": "2.0", "eventSource": "minio:s3", "eventTime": "2026-11-23T10:00:00.000Z",
-            "eventName": "s3:ObjectCreated:Put",
-            "s3": {"bucket": {"name": "inbox"}, "object": {"key": "in/note+one.txt", "size": 13}},
-        }],
-    }
-    proc = one_shot(engine, service_image, "/oscar/bin/supervisor", env={"EVENT": json.dumps(event)},
-                    mounts=[f"{kit_volume}:/oscar/bin:ro", f"{config_dir}:/oscar/config:ro", f"{data_dir}:/data"],
-                    check=False)
+    job = render_job(FDL, kit_image, EVENT)
+    pods = PodReplay(engine, list(objects) + [job], tmp_path / "job")
+    try:
+        pod = job_pod(job)
+        run_init_containers(engine, pods, pod)
+        run = pods.container(pod)
+        assert json.loads(run.env["EVENT"]) == EVENT
+        proc = one_shot(engine, run.image, *run.args, entrypoint=run.entrypoint, env=run.env,
+                        mounts=run.mounts + [f"{data_dir}:/data"], check=False)
+    finally:
+        pods.close()
     assert proc.returncode == 0, proc.stderr.decode()
     assert (data_dir / "outbox" / "out" / "note one.txt").read_bytes() == b"FROM STORAGE\n"
+
