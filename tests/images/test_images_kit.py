@@ -115,18 +115,35 @@ def test_supervisor_runs_from_the_kit_without_python(engine, service_image, kit_
     assert base64.b64decode(proc.stdout, validate=True) == b"HELLO FROM A PYTHON-FREE IMAGE\n"
 
 
-def test_bundled_libmagic_and_a_clean_script_environment(engine, service_image, kit_volume, config_dir):
-    """libmagic and its database come from the bundle; neither they nor the bundle's libraries leak to the script."""
+@pytest.mark.parametrize("image_ld_path", [None, "/opt/image-libs"])
+def test_bundled_libmagic_and_a_clean_script_environment(engine, service_image, kit_volume, config_dir,
+                                                         image_ld_path):
+    """libmagic and its database come from the bundle; neither they nor the bundle's loader settings reach
+    the script, whose LD_LIBRARY_PATH is the image's own."""
     picture = png.encode_rgb(2, 2, [(255, 0, 0)] * 4)
     proc = one_shot(engine, service_image, "/oscar/bin/supervisor", input=base64.b64encode(picture),
+                    env={"LD_LIBRARY_PATH": image_ld_path} if image_ld_path else None,
                     mounts=[f"{kit_volume}:/oscar/bin:ro", f"{config_dir}:/oscar/config:ro"], check=False)
     assert proc.returncode == 0, proc.stderr.decode()
     facts = dict(item.split("=", 1) for item in proc.stdout.decode().split())
     assert facts["mime"] == "image/png"
     assert facts["name"].endswith(".png")
-    assert facts["ld_library_path"] == "unset"
+    assert facts["ld_library_path"] == (image_ld_path or "unset")
     assert facts["magic"] == "unset"
     assert facts["python"] == "none"
+    assert facts["pyinstaller_vars"] == "0"
+
+
+def test_kit_started_from_the_kit(engine, service_image, kit_volume):
+    """A bundle executable started by another (the watchdog running /oscar/bin/supervisor) starts cleanly."""
+    inner = base64.b64encode(b"echo inner ok\n").decode()
+    outer = (f"#!/bin/sh\necho e30= | SCRIPT={inner} LOG_LEVEL=CRITICAL /oscar/bin/supervisor\n"
+             "echo inner exit $?\n")
+    proc = one_shot(engine, service_image, "/oscar/bin/supervisor", input=b"e30=",
+                    env={"SCRIPT": base64.b64encode(outer.encode()).decode(), "LOG_LEVEL": "CRITICAL"},
+                    mounts=[f"{kit_volume}:/oscar/bin:ro"], check=False)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.stdout.decode() == "inner ok\ninner exit 0\n"
 
 
 def test_injected_service_over_http(engine, replay, objects, data_dir, containers):
