@@ -25,11 +25,11 @@ APP_PREFIX = "oscar-svc-exp-"  # OSCAR's selector value, so its tooling finds th
 
 def expose_objects(files: ServiceFiles, options: RenderOptions) -> List[Dict[str, Any]]:
     expose = files.bundle.config.expose
-    objects = [deployment(files, options), service(files, options), autoscaler(files, options)]
+    # The Secret before the Ingress that names it; no Ingress (nor auth) with a NodePort.
+    objects = [auth_secret(files, options)] if expose.set_auth and not expose.node_port else []
+    objects += [deployment(files, options), service(files, options), autoscaler(files, options)]
     if not expose.node_port:
         objects.append(ingress(files, options))
-        if expose.set_auth:
-            objects.append(auth_secret(files, options))
     return objects
 
 
