@@ -56,6 +56,10 @@ def serve(server: ServerSettings, webhook: WebhookSettings) -> None:
         def load_config(self):
             for key, value in options.items():
                 self.cfg.set(key, value)
+            if "control_socket_disable" in self.cfg.settings:
+                # gunicorn >= 25.1 opens a control socket under $HOME, which a
+                # non-root pod may not be able to write; the webhook needs none.
+                self.cfg.set("control_socket_disable", True)
 
         def load(self):
             return app
