@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Dict
 
 from faassupervisor.controlplane import layout
@@ -13,6 +14,9 @@ MIN_SCALE = "autoscaling.knative.dev/min-scale"
 MAX_SCALE = "autoscaling.knative.dev/max-scale"
 VISIBILITY = "networking.knative.dev/visibility"
 HEALTH_PATH = "/_/health"
+KNATIVE_MAX_TIMEOUT = 600  # Knative's default max-revision-timeout-seconds
+
+log = logging.getLogger(__name__)
 
 
 def knative_service(files: ServiceFiles, options: RenderOptions) -> Dict[str, Any]:
@@ -31,6 +35,9 @@ def knative_service(files: ServiceFiles, options: RenderOptions) -> Dict[str, An
     # waits for a response as long as the watchdog may take to write it.
     spec["containerConcurrency"] = options.watchdog.max_inflight
     spec["timeoutSeconds"] = options.watchdog.write_timeout
+    if options.watchdog.write_timeout > KNATIVE_MAX_TIMEOUT:
+        log.warning("service %r: a write timeout of %ss needs Knative's max-revision-timeout-seconds raised"
+                    " (default %s)", config.name, options.watchdog.write_timeout, KNATIVE_MAX_TIMEOUT)
     service_labels = labels(files.bundle)
     if options.cluster_local:
         service_labels[VISIBILITY] = "cluster-local"
