@@ -95,12 +95,14 @@ def supervisor_main(
     options=None,
 ) -> int:
     """`supervisor`: one invocation, the body on stdin (or `EVENT`), the response on stdout."""
-    from faassupervisor import cli
     from faassupervisor.invocation import InvocationOptions
 
     argv = sys.argv[1:] if argv is None else list(argv)
-    # argparse costs milliseconds of start-up; the common `supervisor` call has no arguments.
-    timeout = cli.supervisor_parser().parse_args(argv).timeout if argv else None
+    timeout = None
+    if argv:  # argparse costs milliseconds of start-up; the common `supervisor` call has no arguments
+        from faassupervisor import cli
+
+        timeout = cli.supervisor_parser().parse_args(argv).timeout
     environ = os.environ if environ is None else environ
     if options is None:
         options = InvocationOptions(timeout=timeout)

@@ -14,7 +14,7 @@ import io
 import os
 import sys
 from pathlib import Path
-from typing import BinaryIO, List, Optional
+from typing import BinaryIO, List
 
 from faassupervisor import __version__
 

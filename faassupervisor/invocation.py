@@ -6,16 +6,12 @@ a response zip), removed in every outcome: success, failure, bad input,
 timeout, or a SIGTERM from the watchdog.
 """
 
-from __future__ import annotations
-
-import dataclasses
 import json
 import logging
-import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Callable, Dict, Mapping, Optional
+from typing import BinaryIO, Callable, Dict, Mapping, NamedTuple, Optional
 
 from faassupervisor import mime, response
 from faassupervisor.config.settings import RuntimeSettings, missing_script_message
@@ -31,19 +27,13 @@ log = logging.getLogger(__name__)
 _EVENT_SNIFF_LIMIT = 64 * 1024  # storage events are small; bigger JSON bodies are plain input
 
 
-@dataclasses.dataclass(frozen=True)
-class InvocationOptions:
+class InvocationOptions(NamedTuple):
     """How the caller wants this invocation run (CLI flags, or the watchdog's fork server)."""
 
     logs_in_response: bool = True  # False: logs go only to the container log
     timeout: Optional[float] = None  # seconds before the script's whole tree is killed
     on_content_type: Optional[Callable[[str], None]] = None  # told the Content-Type before the body
     raw_response: Optional[bool] = None  # None: decided by the request's Accept header
-
-
-def cgi_variables(environ: Mapping[str, str]) -> Dict[str, str]:
-    """The request's headers as the watchdog passed them (`Http_*`, classic watchdog style)."""
-    return {k: v for k, v in environ.items() if k.startswith("Http_")}
 
 
 class Invocation:
@@ -173,15 +163,17 @@ class _Prefixed:
         self._rest = rest
 
     def read(self, size: int = -1) -> bytes:
-        if self._head:
-            if size < 0 or size >= len(self._head):
-                head, self._head = self._head, b""
-                if size < 0 and self._rest is not None:
-                    return head + self._rest.read()
-                return head
-            head, self._head = self._head[:size], self._head[size:]
+        head, self._head = self._head, b""
+        if self._rest is None:
+            if 0 <= size < len(head):
+                head, self._head = head[:size], head[size:]
             return head
-        return self._rest.read(size) if self._rest is not None else b""
+        if size < 0:
+            return head + self._rest.read()
+        if size < len(head):
+            head, self._head = head[:size], head[size:]
+            return head
+        return head + self._rest.read(size - len(head)) if size > len(head) else head
 
 
 def _stdin_or_event(stdin: Optional[BinaryIO], event: Optional[bytes]):

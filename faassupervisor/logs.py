@@ -42,10 +42,14 @@ def configure(level: str, stream: Optional[TextIO] = None, capture: bool = True)
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
     numeric = getattr(logging, level, logging.INFO)
-    logger.setLevel(numeric)
+    # The container log always shows errors: `log_level: CRITICAL` was OSCAR users' way to keep
+    # logs out of responses, which no longer needs it, and must not hide why an invocation failed.
+    console_level = min(numeric, logging.ERROR)
+    logger.setLevel(min(numeric, console_level))
     logger.propagate = False
     formatter = logging.Formatter(FORMAT)
     console = logging.StreamHandler(stream or sys.stderr)
+    console.setLevel(console_level)
     console.setFormatter(formatter)
     logger.addHandler(console)
     if not capture:

@@ -6,19 +6,15 @@ concatenation is exactly `base64(file)` with no line breaks (what oscar-cli,
 oscar-python and `base64 -d` expect).
 """
 
-from __future__ import annotations
-
 import base64
-import dataclasses
 from pathlib import Path
-from typing import BinaryIO, Iterable, List, Optional
+from typing import BinaryIO, Iterable, List, NamedTuple, Optional
 
 _CHUNK = 3 * (1 << 18)  # multiple of 3: each chunk encodes without padding
 TEXT = "text/plain; charset=utf-8"
 
 
-@dataclasses.dataclass(frozen=True)
-class Response:
+class Response(NamedTuple):
     """What to send: a file (base64 or raw), or text parts (logs, then script output)."""
 
     file: Optional[Path] = None

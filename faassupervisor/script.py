@@ -6,24 +6,20 @@ the order it wrote them. After it exits, or when `timeout` passes, every
 process it left behind is killed: nothing of one invocation outlives it.
 """
 
-from __future__ import annotations
-
-import dataclasses
 import logging
 import os
 import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Mapping, NamedTuple, Optional
 
 from faassupervisor import process_tree
 
 log = logging.getLogger(__name__)
 
 
-@dataclasses.dataclass(frozen=True)
-class ScriptResult:
+class ScriptResult(NamedTuple):
     returncode: int  # negative: killed by that signal (subprocess's convention)
     timed_out: bool
     seconds: float

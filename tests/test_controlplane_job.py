@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from controlplane_validation import assert_valid
+from tests.controlplane_validation import assert_valid
 from faassupervisor.__main__ import main
 
 HERE = Path(__file__).parent / "controlplane"

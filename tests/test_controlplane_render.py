@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from controlplane_validation import assert_valid, fixed_random
+from tests.controlplane_validation import assert_valid, fixed_random
 from faassupervisor.config.fdl import parse_fdl
 from faassupervisor.config.loader import load_service
 from faassupervisor.controlplane.injection import Injection

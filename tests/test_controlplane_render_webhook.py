@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from controlplane_validation import assert_valid, fixed_random
+from tests.controlplane_validation import assert_valid, fixed_random
 from faassupervisor.__main__ import main
 from faassupervisor.controlplane.injection import Injection
 from faassupervisor.controlplane.options import RenderOptions

@@ -24,7 +24,7 @@ import jsonpatch
 import pytest
 import requests
 
-from controlplane_validation import assert_valid
+from tests.controlplane_validation import assert_valid
 
 FIXTURES = Path(__file__).parent / "controlplane" / "admission"
 KIT = "registry.example/faas-supervisor-kit:test"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
+from faassupervisor.config import yaml_cache
 from faassupervisor.config.service import ServiceConfig
 from faassupervisor.errors import BadConfig
 
@@ -22,9 +24,11 @@ def parse_yaml(text: bytes, where: str):
         raise BadConfig(f"{where}: invalid YAML{at}: {problem}") from None
 
 
-def load_service(text: bytes, where: str, service_name: Optional[str] = None) -> ServiceConfig:
+def load_service(
+    text: bytes, where: str, service_name: Optional[str] = None, cache_dir: Optional[Path] = None
+) -> ServiceConfig:
     """A service from either a function_config.yaml mapping or a whole FDL file."""
-    document = parse_yaml(text, where)
+    document = yaml_cache.load(text, lambda data: parse_yaml(data, where), cache_dir)
     if document is None:
         return ServiceConfig()
     if isinstance(document, dict) and "functions" in document:
