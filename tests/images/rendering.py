@@ -20,9 +20,9 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
-import yaml
-
-from faassupervisor.config.fdl import parse_fdl
+from faassupervisor.controlplane import render
+from faassupervisor.controlplane.injection import Injection
+from faassupervisor.controlplane.options import RenderOptions
 
 
 @dataclasses.dataclass
@@ -140,57 +140,15 @@ def job_pod(job: Mapping[str, Any]) -> Mapping[str, Any]:
     return job["spec"]["template"]["spec"]
 
 
-# --- Until the control plane is on main: its objects' shape, written by hand. ---
+def options(kit_image: str) -> RenderOptions:
+    return RenderOptions(injection=Injection(kit_image=kit_image))
+
 
 def render_service(fdl_path: Path, kit_image: str) -> List[Dict[str, Any]]:
-    service, script, config = _service(fdl_path)
-    pod = _pod(service, kit_image, ["/oscar/bin/fwatchdog"], {"fprocess": "/oscar/bin/supervisor"})
-    pod["containers"][0]["ports"] = [{"name": "http1", "containerPort": 8080}]
-    return [
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": service.name}, "data": {"script.sh": script}},
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"{service.name}-config"},
-         "stringData": {"function_config.yaml": config}},
-        {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": {"name": service.name},
-         "spec": {"template": {"spec": pod}}},
-    ]
+    """`faas-supervisor render FDL --kit-image KIT`, as objects."""
+    return render.render_fdl(fdl_path, options(kit_image))
 
 
 def render_job(fdl_path: Path, kit_image: str, event: Mapping[str, Any]) -> Dict[str, Any]:
-    service, _script, _config = _service(fdl_path)
-    pod = _pod(service, kit_image, ["/oscar/bin/supervisor"], {"EVENT": json.dumps(event)})
-    pod["restartPolicy"] = "Never"
-    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"generateName": f"{service.name}-"},
-            "spec": {"template": {"spec": pod}}}
-
-
-def _service(fdl_path: Path):
-    service = parse_fdl(yaml.safe_load(fdl_path.read_text())).services[0].config
-    config = dict(service.raw)
-    config["storage_providers"] = {kind: dict(ids) for kind, ids in service.storage_providers.items()}
-    script = (fdl_path.parent / service.script).read_text()
-    return service, script, yaml.safe_dump(config, sort_keys=False)
-
-
-def _pod(service, kit_image: str, command: List[str], env: Mapping[str, str]) -> Dict[str, Any]:
-    return {
-        "initContainers": [{
-            "name": "faas-supervisor-install", "image": kit_image,
-            "command": ["/oscar/bin/fwatchdog", "install", "/target"],
-            "volumeMounts": [{"name": "oscar-bin", "mountPath": "/target"}],
-        }],
-        "containers": [{
-            "name": "oscar-container", "image": service.image, "command": command,
-            "env": [{"name": k, "value": v} for k, v in env.items()],
-            "volumeMounts": [{"name": "oscar-config", "mountPath": "/oscar/config", "readOnly": True},
-                             {"name": "oscar-bin", "mountPath": "/oscar/bin", "readOnly": True}],
-        }],
-        "volumes": [
-            {"name": "oscar-config", "projected": {"defaultMode": 0o444, "sources": [
-                {"configMap": {"name": service.name,
-                               "items": [{"key": "script.sh", "path": "script.sh", "mode": 0o555}]}},
-                {"secret": {"name": f"{service.name}-config",
-                            "items": [{"key": "function_config.yaml", "path": "function_config.yaml"}]}},
-            ]}},
-            {"name": "oscar-bin", "emptyDir": {}},
-        ],
-    }
+    """`faas-supervisor render-job FDL --event EVENT.json --kit-image KIT`, as an object."""
+    return render.render_job(fdl_path, options(kit_image), json.dumps(event))
