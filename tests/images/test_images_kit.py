@@ -146,6 +146,14 @@ def test_kit_started_from_the_kit(engine, service_image, kit_volume):
     assert proc.stdout.decode() == "inner ok\ninner exit 0\n"
 
 
+def test_kit_runs_modules_like_an_interpreter(engine, service_image, kit_volume):
+    """`sys.executable -m MODULE` (how the watchdog starts its fork server) works in the bundle too."""
+    proc = one_shot(engine, service_image, "/oscar/bin/fwatchdog", "-m", "faassupervisor", "--version",
+                    mounts=[f"{kit_volume}:/oscar/bin:ro"], check=False)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.stdout.decode().startswith("supervisor ")
+
+
 def test_injected_service_over_http(engine, replay, objects, data_dir, containers):
     """The rendered Knative pod, replayed: init container, kit volume, projected config, rendered command."""
     pod = knative_pod(objects)
