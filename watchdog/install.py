@@ -31,8 +31,6 @@ def main(argv: Sequence[str]) -> int:
     if len(argv) != 1 or argv[0].startswith("-"):
         sys.stderr.write("usage: fwatchdog install TARGET_DIR\n")
         return int(ExitStatus.BAD_INPUT)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="fwatchdog: %(message)s")
     return install(argv[0])
 
 
@@ -44,7 +42,11 @@ def bundle_dir() -> Optional[Path]:
 
 
 def install(target: str, source: Optional[Path] = None) -> int:
-    """Copy the bundle (or `source`) into `target`; an exit status, one line on stderr on failure."""
+    """Copy the bundle (or `source`) into `target`; an exit status, and one line on stderr saying what happened."""
+    if not logging.getLogger().handlers:
+        # Run as a command (`fwatchdog install`) nothing has configured logging yet: the init
+        # container's log should still say what was copied, or why not.
+        logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="fwatchdog: %(message)s")
     source = source if source is not None else bundle_dir()
     if source is None:
         log.error("install: only the self-contained kit (the kit image's /oscar/bin/fwatchdog) can install itself")
