@@ -170,6 +170,10 @@ def _decode_by_content(chunks: Iterator[bytes], content_type: Optional[str], out
             out.write(decoder.feed(chunk))
         out.write(decoder.close())
     except BadInput as err:
+        for chunk in chunks:  # read a little further if needed, to show what was sent
+            if len(first) >= _PREVIEW_BYTES:
+                break
+            first += chunk[: _PREVIEW_BYTES - len(first)]
         sent = f" (Content-Type {content_type})" if content_type else ""
         raise BadInput(
             f"body is neither JSON nor base64: {err}; received {_preview(first)}{sent}; {ACCEPTED}"

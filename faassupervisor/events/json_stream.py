@@ -134,7 +134,7 @@ class JsonValidator:
         if bad_utf8 is not None:
             # A syntax error before the bad byte is the one to report.
             start = self._fed
-            self._scan_chunk(chunk[:bad_utf8], final=False)
+            self._scan_chunk(chunk[:max(0, bad_utf8)], final=False)
             raise BadInput(f"invalid JSON at byte {start + bad_utf8}: invalid UTF-8")
         self._scan_chunk(chunk, final=False)
 
@@ -166,14 +166,15 @@ class JsonValidator:
     # -- internals ---------------------------------------------------------
 
     def _check_utf8(self, chunk: bytes):
-        """Offset in `chunk` of the first invalid UTF-8 byte, or None."""
+        """Offset in `chunk` of the first invalid UTF-8 byte (negative when the
+        bad sequence began in an earlier chunk), or None."""
         if not self._utf8_pending and chunk.isascii():
             return None
         pending = len(self._utf8.getstate()[0])
         try:
             self._utf8.decode(chunk)
         except UnicodeDecodeError as err:
-            return max(0, err.start - pending)
+            return err.start - pending
         self._utf8_pending = bool(self._utf8.getstate()[0])
         return None
 
