@@ -1,0 +1,87 @@
+"""Retrying storage operations: one policy, one notion of "transient", for every provider.
+
+Providers translate their SDK's exceptions into `StorageFailure` (give up) or
+`TransientStorageError` (worth another attempt), deciding which with
+`is_transient_status` so that every provider agrees on what a passing failure
+is. The retry loop itself lives here and nowhere else: the SDKs' own retries are
+switched off, so an object is attempted at most `RetryPolicy.attempts` times
+whichever provider holds it, and every retry is logged the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import time
+from typing import Callable, Optional, TypeVar
+
+from faassupervisor.errors import StorageFailure
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# HTTP statuses a later attempt may not get: timeouts, throttling, server errors.
+TRANSIENT_HTTP_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+# S3-style error codes meaning "slow down" or "try again" (AWS, MinIO, Ceph).
+TRANSIENT_ERROR_CODES = frozenset(
+    {
+        "InternalError",
+        "OperationAborted",
+        "RequestLimitExceeded",
+        "RequestTimeout",
+        "ServiceUnavailable",
+        "SlowDown",
+        "SlowDownRead",
+        "SlowDownWrite",
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequests",
+        "XMinioServerNotInitialized",
+    }
+)
+
+
+class TransientStorageError(StorageFailure):
+    """A failure another attempt may not see: connection refused or reset, timeout, 5xx, throttling."""
+
+
+def is_transient_status(status: Optional[int], code: Optional[str] = None) -> bool:
+    """Whether an HTTP status (or an S3 error code) is worth retrying."""
+    return (status is not None and status in TRANSIENT_HTTP_STATUSES) or (code in TRANSIENT_ERROR_CODES)
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded exponential backoff with full jitter (each delay uniform in [0, cap])."""
+
+    attempts: int = 5
+    base_delay: float = 0.2  # seconds; the cap doubles per attempt: 0.2, 0.4, 0.8, 1.6 ...
+    max_delay: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("RetryPolicy.attempts must be at least 1")
+
+    def delay(self, retry: int, rng: Callable[[float, float], float] = random.uniform) -> float:
+        """Seconds to wait before retry number `retry` (1-based)."""
+        # Full jitter: concurrent uploads that failed together do not retry together.
+        return rng(0.0, min(self.max_delay, self.base_delay * (2 ** (retry - 1))))
+
+    def call(self, operation: Callable[[], T], what: str, sleep: Callable[[float], None] = time.sleep) -> T:
+        """Run `operation`, retrying TransientStorageError; the last failure is raised as StorageFailure."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return operation()
+            except TransientStorageError as err:
+                if attempt == self.attempts:
+                    raise StorageFailure(f"{err} (gave up after {attempt} attempts)") from None
+                wait = self.delay(attempt)
+                log.warning("%s: %s; retry %d of %d in %.1f s", what, err, attempt, self.attempts - 1, wait)
+                sleep(wait)
+        raise AssertionError("unreachable")
+
+
+DEFAULT_POLICY = RetryPolicy()
