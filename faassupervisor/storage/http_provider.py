@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, Set
 from urllib.parse import quote, urlsplit
 
 from faassupervisor.errors import BadConfig, BadInput
@@ -50,9 +50,33 @@ class HttpProvider(StorageProvider):
     def __init__(self, provider_id: str):
         super().__init__(provider_id)
         self._local = threading.local()
+        self._known_dirs: Set[str] = set()
+        self._dirs_lock = threading.Lock()
 
     def configure_session(self, session) -> None:
         """Set authentication and default headers on a new session."""
+
+    def make_directory(self, path: str, bucket: str, key: str) -> None:
+        """Create the directory (collection) `path`, relative to the base URL; existing is fine."""
+        raise NotImplementedError
+
+    def ensure_parents(self, bucket: str, key: str) -> None:
+        """Create the directories above `bucket/key` that this provider has not seen yet, top down.
+
+        Done before the PUT rather than after a "parent missing" answer: servers
+        answer that before reading the body, and a half-read request poisons
+        the kept-alive connection. Each directory costs one request per
+        invocation (concurrent uploads may both create one; both succeed).
+        """
+        parents = [bucket] + [part for part in key.split("/")[:-1] if part]
+        for depth in range(1, len(parents) + 1):
+            path = "/".join(parents[:depth])
+            with self._dirs_lock:
+                if path in self._known_dirs:
+                    continue
+            self.make_directory(path, bucket, key)
+            with self._dirs_lock:
+                self._known_dirs.add(path)
 
     def session(self):
         """This thread's requests session (built on first use)."""

@@ -6,8 +6,8 @@ are relative to the space: bucket `b` and key `k` live at
 `https://HOST/cdmi/SPACE/b/k`. The calls used, and nothing else:
 
 - `PUT /cdmi/SPACE/PATH` with the raw bytes (a non-CDMI request): create or replace a file;
-- `PUT /cdmi/SPACE/DIR/` as a CDMI container request: create a directory, when the PUT
-  above says its parent is missing;
+- `PUT /cdmi/SPACE/DIR/` as a CDMI container request: create a directory (each one a
+  key needs, once per invocation, before the file's PUT);
 - `GET /cdmi/SPACE/PATH` (non-CDMI): the file's bytes;
 - `GET /cdmi/SPACE/PATH?metadata:cdmi_size` (CDMI object request): its size, to verify transfers.
 """
@@ -63,21 +63,14 @@ class OnedataProvider(HttpProvider):
         self.get_to_file(self._url(bucket, key), bucket, key, dest_path)
 
     def upload(self, src_path: Path, bucket: str, key: str) -> None:
-        url = self._url(bucket, key)
+        self.ensure_parents(bucket, key)
         headers = {"Content-Type": "application/octet-stream"}
-        response = self.put_file(url, src_path, bucket, key, headers=headers)
-        if response.status_code in (404, 409):  # the parent directory is missing
-            response.close()
-            self._make_directories(bucket, key)
-            response = self.put_file(url, src_path, bucket, key, headers=headers)
+        response = self.put_file(self._url(bucket, key), src_path, bucket, key, headers=headers)
         self.check(response, _PUT_OK, "upload", bucket, key)
         response.close()
 
-    def _make_directories(self, bucket: str, key: str) -> None:
-        parents = [bucket] + key.split("/")[:-1]
+    def make_directory(self, path: str, bucket: str, key: str) -> None:
         headers = {**CDMI_VERSION, "Content-Type": "application/cdmi-container", "Accept": "application/cdmi-container"}
-        for depth in range(1, len(parents) + 1):
-            url = self._url(*parents[:depth]) + "/"
-            response = self.request("PUT", url, "upload", bucket, key, headers=headers, data=b"{}")
-            self.check(response, _MKDIR_OK, "upload", bucket, key)
-            response.close()
+        response = self.request("PUT", self._url(path) + "/", "upload", bucket, key, headers=headers, data=b"{}")
+        self.check(response, _MKDIR_OK, "upload", bucket, key)
+        response.close()

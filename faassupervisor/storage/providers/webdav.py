@@ -2,8 +2,8 @@
 
 `hostname` is the server's host (https is assumed, as the original did) or a
 full URL with a base path; `login` and `password` are sent as HTTP Basic
-authentication. A bucket is the first collection under that URL; collections
-a key needs are created on demand (MKCOL), as `mkdir -p` would.
+authentication. A bucket is the first collection under that URL; the
+collections a key needs are created (MKCOL) before its PUT, as `mkdir -p` would.
 """
 
 from __future__ import annotations
@@ -52,19 +52,12 @@ class WebdavProvider(HttpProvider):
         self.get_to_file(self._url(bucket, key), bucket, key, dest_path)
 
     def upload(self, src_path: Path, bucket: str, key: str) -> None:
-        url = self._url(bucket, key)
-        response = self.put_file(url, src_path, bucket, key)
-        if response.status_code == 409:  # RFC 4918: a parent collection is missing
-            response.close()
-            self._make_collections(bucket, key)
-            response = self.put_file(url, src_path, bucket, key)
+        self.ensure_parents(bucket, key)
+        response = self.put_file(self._url(bucket, key), src_path, bucket, key)
         self.check(response, _PUT_OK, "upload", bucket, key)
         response.close()
 
-    def _make_collections(self, bucket: str, key: str) -> None:
-        parents = [bucket] + key.split("/")[:-1]
-        for depth in range(1, len(parents) + 1):
-            url = self._url(*parents[:depth]) + "/"
-            response = self.request("MKCOL", url, "upload", bucket, key)
-            self.check(response, _MKCOL_OK, "upload", bucket, key)
-            response.close()
+    def make_directory(self, path: str, bucket: str, key: str) -> None:
+        response = self.request("MKCOL", self._url(path) + "/", "upload", bucket, key)
+        self.check(response, _MKCOL_OK, "upload", bucket, key)
+        response.close()
