@@ -158,10 +158,13 @@ def onedata_server(tmp_path_factory):
 class FaultProxy:
     """An HTTP proxy to `upstream` that fails the requests `should_fail(method, path, number)` picks.
 
-    A failed request is answered, after its body has been read, either by
-    dropping the connection (`mode="reset"`: connection reset, as a flaky
-    network does) or by S3's `503 SlowDown` (`mode="slowdown"`: throttling).
-    `delay` slows every forwarded request down (for progress lines).
+    A failed request is answered, after its body has been read, by dropping
+    the connection (`mode="reset"`: connection reset, as a flaky network does),
+    by S3's `503 SlowDown` (`mode="slowdown"`: throttling), or it is forwarded
+    one byte short (`mode="truncate"`: a PUT stores, a GET returns, one byte
+    less, with a consistent Content-Length: only a size check notices).
+    `delay` slows every forwarded request down; `max_in_flight` records the
+    most requests seen at once.
     """
 
     def __init__(self, upstream: str, mode: str = "reset", delay: float = 0.0):
@@ -173,6 +176,8 @@ class FaultProxy:
         self.should_fail: Callable[[str, str, int], bool] = lambda method, path, number: False
         self.requests = 0
         self.failed = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _ProxyHandler)
         self._server.daemon_threads = True
@@ -184,19 +189,27 @@ class FaultProxy:
     def fail_first(self, count: int) -> None:
         self.should_fail = lambda method, path, number: number <= count
 
-    def fail_matching(self, pattern: str) -> None:
-        """Fail every request whose (URL-decoded) path matches `pattern`."""
+    def fail_matching(self, pattern: str, methods=None) -> None:
+        """Fail every request (of `methods`, default all) whose URL-decoded path matches `pattern`."""
         from urllib.parse import unquote
 
         regex = re.compile(pattern)
-        self.should_fail = lambda method, path, number: bool(regex.search(unquote(path)))
+        self.should_fail = lambda method, path, number: bool(
+            regex.search(unquote(path)) and (methods is None or method in methods)
+        )
 
     def decide(self, method: str, path: str) -> bool:
         with self._lock:
             self.requests += 1
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
             fail = self.should_fail(method, path, self.requests)
             self.failed += fail
             return fail
+
+    def done(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     def stop(self) -> None:
         self._server.shutdown()
@@ -221,7 +234,15 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         proxy: FaultProxy = self.server.proxy
         assert "chunked" not in self.headers.get("Transfer-Encoding", ""), "chunked request bodies not supported"
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if proxy.decide(self.command, self.path):
+        fail = proxy.decide(self.command, self.path)
+        try:
+            self._answer(proxy, body, fail)
+        finally:
+            proxy.done()
+
+    def _answer(self, proxy: "FaultProxy", body: bytes, fail: bool):
+        truncate = fail and proxy.mode == "truncate"
+        if fail and not truncate:
             if proxy.mode == "reset":
                 # Linger 0: closing sends RST, the client sees "connection reset".
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -239,9 +260,15 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         upstream = http.client.HTTPConnection(*proxy.upstream, timeout=60)
         try:
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+            if truncate and self.command == "PUT" and body:
+                body = body[:-1]
+                headers = {k: v for k, v in headers.items() if k.lower() not in ("content-length", "content-md5")}
+                headers["Content-Length"] = str(len(body))
             upstream.request(self.command, self.path, body=body, headers=headers)
             response = upstream.getresponse()
             payload = response.read()
+            if truncate and self.command == "GET" and payload:
+                payload = payload[:-1]
             self.send_response_only(response.status, response.reason)
             for name, value in response.getheaders():
                 if name.lower() not in _HOP_BY_HOP and name.lower() != "content-length":

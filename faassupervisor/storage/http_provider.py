@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Set
 from urllib.parse import quote, urlsplit
 
-from faassupervisor.errors import BadConfig, BadInput
-from faassupervisor.storage.provider import CONNECT_TIMEOUT, READ_TIMEOUT, StorageProvider
+from faassupervisor.errors import BadConfig
+from faassupervisor.storage.provider import CONNECT_TIMEOUT, READ_TIMEOUT, StorageProvider, refuse_dot_segments
 from faassupervisor.storage.retry import is_transient_status
 
 TIMEOUT = (CONNECT_TIMEOUT, READ_TIMEOUT)
@@ -36,11 +36,11 @@ def quote_path(*segments: str) -> str:
     """URL-encode a slash-separated path segment by segment (spaces, '+', '#', unicode).
 
     On these servers keys are file paths: a `..` segment would climb out of the
-    bucket, so it is refused rather than sent (S3 keys, by contrast, are opaque).
+    bucket, so it is refused rather than sent.
     """
-    parts = [part for segment in segments for part in segment.split("/") if part not in ("", ".")]
-    if ".." in parts:
-        raise BadInput(f"object key {'/'.join(segments)!r} has a '..' segment")
+    for segment in segments:
+        refuse_dot_segments(segment)
+    parts = [part for segment in segments for part in segment.split("/") if part]
     return "/".join(quote(part, safe="") for part in parts)
 
 

@@ -18,7 +18,7 @@ import abc
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Optional, Tuple
 
-from faassupervisor.errors import BadConfig, StorageFailure
+from faassupervisor.errors import BadConfig, BadInput, StorageFailure
 from faassupervisor.storage.retry import TransientStorageError
 
 MiB = 1024 * 1024
@@ -34,6 +34,16 @@ PART_CONCURRENCY = 4  # parts of one file in flight at once
 # the longest silence tolerated on an open connection, not a transfer limit.
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
+
+
+def refuse_dot_segments(key: str) -> None:
+    """BadInput for a key with `.` or `..` segments, on providers whose keys are paths.
+
+    On WebDAV, Onedata and MinIO such a key would name something outside the
+    bucket (or is refused by the server); S3 keys are opaque and may hold them.
+    """
+    if any(part in (".", "..") for part in key.split("/")):
+        raise BadInput(f"object key {key!r} has a '.' or '..' segment")
 
 
 class ProviderContext:

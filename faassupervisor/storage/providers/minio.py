@@ -24,6 +24,7 @@ from faassupervisor.storage.provider import (
     READ_TIMEOUT,
     ProviderContext,
     StorageProvider,
+    refuse_dot_segments,
 )
 from faassupervisor.storage.retry import is_transient_status
 
@@ -116,6 +117,7 @@ class MinioProvider(StorageProvider):
             return self._client
 
     def size(self, bucket: str, key: str) -> Optional[int]:
+        refuse_dot_segments(key)  # MinIO refuses such names; say so as the client's fault
         try:
             return self.client().stat_object(bucket, key).size
         except Exception as err:  # noqa: BLE001 - every SDK error is translated below
@@ -124,6 +126,7 @@ class MinioProvider(StorageProvider):
             raise self._failure("stat", bucket, key, err) from None
 
     def download(self, bucket: str, key: str, dest_path: Path) -> None:
+        refuse_dot_segments(key)
         response = None
         try:
             response = self.client().get_object(bucket, key)

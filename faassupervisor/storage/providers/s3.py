@@ -157,7 +157,8 @@ class S3Provider(StorageProvider):
                 return self.failure(action, bucket, key, reason, transient=is_transient_status(status, code))
             if _is_network_error(cause):
                 where = self.endpoint or f"S3 ({self.region})"
-                return self.failure(action, bucket, key, f"{where} unreachable: {cause}", transient=True)
+                what = "damaged in transit" if "Checksum" in type(cause).__name__ else f"{where} unreachable"
+                return self.failure(action, bucket, key, f"{what}: {cause}", transient=True)
         return self.failure(action, bucket, key, f"{type(err).__name__}: {err}")
 
 
@@ -178,11 +179,13 @@ def _error_code(err: BaseException) -> Optional[str]:
 
 
 def _is_network_error(err: BaseException) -> bool:
-    """Connection refused/reset, timeouts, truncated bodies: worth another attempt (TLS failures are not)."""
+    """Connection refused/reset, timeouts, truncated or damaged bodies: worth another attempt (TLS failures are not)."""
     from botocore import exceptions as bx  # already loaded: the error came from the SDK
 
     if isinstance(err, bx.SSLError):
         return False
+    # A checksum mismatch is a body damaged in transit: another attempt may get it whole.
+    damaged = tuple(getattr(bx, name) for name in ("FlexibleChecksumError", "ChecksumError") if hasattr(bx, name))
     return isinstance(
-        err, (bx.ConnectionError, bx.HTTPClientError, bx.IncompleteReadError, ConnectionError, TimeoutError)
+        err, (bx.ConnectionError, bx.HTTPClientError, bx.IncompleteReadError, ConnectionError, TimeoutError) + damaged
     )
