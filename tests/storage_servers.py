@@ -183,7 +183,9 @@ class FaultProxy:
         self._server.daemon_threads = True
         self._server.proxy = self
         self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fault-proxy", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fault-proxy", daemon=True
+        )
         self._thread.start()
 
     def fail_first(self, count: int) -> None:

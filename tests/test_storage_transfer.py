@@ -92,13 +92,13 @@ def test_no_output_entries_or_no_files_uploads_nothing(s3_server, tmp_path):
 
 @pytest.mark.parametrize("kind", ["minio", "s3"])
 def test_uploads_run_in_parallel_on_a_bounded_pool(kind, s3_server, tmp_path):
-    proxy = FaultProxy(s3_server.url, delay=0.2)
+    proxy = FaultProxy(s3_server.url, delay=0.1)
     try:
         bucket = s3_server.bucket("parallel")
         service = _service(proxy.url, outputs=[{"storage_provider": f"{kind}.default", "path": bucket}])
-        out = _outputs(tmp_path, {f"f{i:02}.dat": os.urandom(100) for i in range(20)})
+        out = _outputs(tmp_path, {f"f{i:02}.dat": os.urandom(100) for i in range(12)})
         transfer.upload_outputs(out, service, _providers(service, tmp_path), policy=FAST, workers=4)
-        assert len(s3_server.keys(bucket)) == 20
+        assert len(s3_server.keys(bucket)) == 12
         assert 2 <= proxy.max_in_flight <= 4
     finally:
         proxy.stop()
@@ -190,11 +190,11 @@ def test_an_unreachable_provider_fails_every_file_and_reports_none(s3_server, tm
 
 
 def test_a_long_transfer_logs_progress_lines(s3_server, tmp_path, caplog):
-    proxy = FaultProxy(s3_server.url, delay=0.3)
+    proxy = FaultProxy(s3_server.url, delay=0.2)
     try:
         bucket = s3_server.bucket("progress")
         service = _service(proxy.url, outputs=[{"storage_provider": "minio.default", "path": bucket}])
-        out = _outputs(tmp_path, {f"f{i}.txt": b"x" * i for i in range(1, 5)})
+        out = _outputs(tmp_path, {f"f{i}.txt": b"x" * i for i in range(1, 3)})
         with caplog.at_level(logging.INFO):
             transfer.upload_outputs(
                 out, service, _providers(service, tmp_path), policy=FAST, workers=1, progress_interval=0.05
@@ -202,7 +202,7 @@ def test_a_long_transfer_logs_progress_lines(s3_server, tmp_path, caplog):
     finally:
         proxy.stop()
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("uploading: ")]
-    assert lines and "of 4 files done" in lines[-1] and "in flight: f" in lines[0]
+    assert lines and "of 2 files done" in lines[-1] and "in flight: f" in lines[0]
 
 
 # --- downloads -----------------------------------------------------------------------------
