@@ -70,8 +70,11 @@ class RetryPolicy:
         # Full jitter: concurrent uploads that failed together do not retry together.
         return rng(0.0, min(self.max_delay, self.base_delay * (2 ** (retry - 1))))
 
-    def call(self, operation: Callable[[], T], what: str, sleep: Callable[[float], None] = time.sleep) -> T:
-        """Run `operation`, retrying TransientStorageError; the last failure is raised as StorageFailure."""
+    def call(self, operation: Callable[[], T], sleep: Callable[[float], None] = time.sleep) -> T:
+        """Run `operation`, retrying TransientStorageError; the last failure is raised as StorageFailure.
+
+        The errors name provider, bucket and key already, so they are logged as they are.
+        """
         for attempt in range(1, self.attempts + 1):
             try:
                 return operation()
@@ -79,7 +82,7 @@ class RetryPolicy:
                 if attempt == self.attempts:
                     raise StorageFailure(f"{err} (gave up after {attempt} attempts)") from None
                 wait = self.delay(attempt)
-                log.warning("%s: %s; retry %d of %d in %.1f s", what, err, attempt, self.attempts - 1, wait)
+                log.warning("%s; retry %d of %d in %.1f s", err, attempt, self.attempts - 1, wait)
                 sleep(wait)
         raise AssertionError("unreachable")
 

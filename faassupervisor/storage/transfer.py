@@ -105,7 +105,7 @@ def download(
 
     try:
         with _ProgressLog(describe, progress_interval):
-            return policy.call(attempt, f"download {provider.ref} {bucket}/{key}")
+            return policy.call(attempt)
     except SupervisorError:
         raise
     except Exception as err:  # a provider bug must still fail as storage, naming the object
@@ -176,9 +176,15 @@ def upload_outputs(
             progress.finished(job)
 
     with _ProgressLog(progress.describe, progress_interval):
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs))), thread_name_prefix="upload") as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs))), thread_name_prefix="upload")
+        finished = False
+        try:
             for future in [pool.submit(run, job) for job in jobs]:
                 future.result()  # `run` handles its own errors; this only waits
+            finished = True
+        finally:
+            # Interrupted (SIGTERM): start nothing new; uploads in flight end on their own timeouts.
+            pool.shutdown(wait=finished, cancel_futures=True)
     if failures:
         raise StorageFailure(
             f"{len(failures)} of {len(jobs)} uploads did not arrive: " + "; ".join(sorted(failures))
@@ -215,7 +221,7 @@ def _upload_verified(job: _Upload, policy: RetryPolicy) -> None:
                 "upload", bucket, key, f"stored {stored} bytes, the file has {job.size}", transient=True
             )
 
-    policy.call(attempt, f"upload {job.relative} to {provider.ref} {bucket}/{key}")
+    policy.call(attempt)
 
 
 def _stored_size(provider: StorageProvider, bucket: str, key: str) -> Optional[int]:
