@@ -178,6 +178,7 @@ class FaultProxy:
         self.failed = 0
         self.in_flight = 0
         self.max_in_flight = 0
+        self.seen = []  # (method, path) of every request, in arrival order
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _ProxyHandler)
         self._server.daemon_threads = True
@@ -203,6 +204,7 @@ class FaultProxy:
     def decide(self, method: str, path: str) -> bool:
         with self._lock:
             self.requests += 1
+            self.seen.append((method, path))
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             fail = self.should_fail(method, path, self.requests)

@@ -100,6 +100,8 @@ def test_uploads_run_in_parallel_on_a_bounded_pool(kind, s3_server, tmp_path):
         transfer.upload_outputs(out, service, _providers(service, tmp_path), policy=FAST, workers=4)
         assert len(s3_server.keys(bucket)) == 12
         assert 2 <= proxy.max_in_flight <= 4
+        # Each PUT's ETag (the file's MD5) proved the upload: no HEAD was needed.
+        assert [method for method, _ in proxy.seen if method not in ("PUT", "GET")] == []
     finally:
         proxy.stop()
 

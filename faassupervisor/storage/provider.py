@@ -25,9 +25,9 @@ MiB = 1024 * 1024
 
 # How the SDK-backed providers move large files, in one place so that the
 # memory bound is easy to state: a multipart upload holds at most
-# (PART_CONCURRENCY + 1) parts of PART_SIZE in memory.
-MULTIPART_THRESHOLD = 16 * MiB  # files at least this big go as multipart uploads
+# (PART_CONCURRENCY + 1) parts of PART_SIZE in memory, a single PUT at most one.
 PART_SIZE = 8 * MiB
+MULTIPART_THRESHOLD = PART_SIZE  # files bigger than one part go as multipart uploads
 PART_CONCURRENCY = 4  # parts of one file in flight at once
 
 # Every network call has a timeout: (connect, read) seconds. A read timeout is
@@ -105,5 +105,10 @@ class StorageProvider(abc.ABC):
         """Fetch `bucket/key` into `dest_path`; raise StorageFailure naming provider, bucket and key."""
 
     @abc.abstractmethod
-    def upload(self, src_path: Path, bucket: str, key: str) -> None:
-        """Store `src_path` as `bucket/key`; raise StorageFailure naming provider, bucket and key."""
+    def upload(self, src_path: Path, bucket: str, key: str) -> Optional[str]:
+        """Store `src_path` as `bucket/key`; raise StorageFailure naming provider, bucket and key.
+
+        Returns the ETag the server answered with, if any: when it is the file's
+        MD5 (an S3 single-part upload) it proves the stored bytes and spares
+        the HEAD that would otherwise verify the upload.
+        """

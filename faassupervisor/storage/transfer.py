@@ -9,10 +9,10 @@ provider gets it:
   `LARGE_FILE_SLOTS` multipart-sized files at a time (memory stays bounded:
   see `faassupervisor.storage.provider.PART_SIZE`);
 - transient failures are retried by `faassupervisor.storage.retry`'s policy;
-- every upload is checked against the stored object's size before it is
-  reported as done, every download against the object's size before the
-  script sees it; a download lands in a partial file renamed into place, so a
-  failed one leaves nothing behind;
+- every upload is proven before it is reported as done (the PUT's ETag equal
+  to the file's MD5, else the stored size from a HEAD), every download checked
+  against the object's size before the script sees it; a download lands in a
+  partial file renamed into place, so a failed one leaves nothing behind;
 - long transfers log a progress line every `PROGRESS_INTERVAL` seconds;
 - a final failure is one StorageFailure listing every file that did not arrive.
 """
@@ -20,6 +20,7 @@ provider gets it:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import threading
@@ -206,11 +207,18 @@ class _Upload:
 
 
 def _upload_verified(job: _Upload, policy: RetryPolicy) -> None:
-    """Upload, then check the stored size; a mismatch is retried like any transient failure."""
+    """Upload, then prove the stored object is the file; a mismatch is retried like any transient failure.
+
+    The proof is the ETag the PUT answered with when it is the file's MD5 (no
+    extra request), else the stored size from a HEAD: multipart uploads,
+    encrypted buckets and non-S3 providers take that path.
+    """
     provider, bucket, key = job.provider, job.bucket, job.key
 
     def attempt() -> None:
-        provider.upload(job.path, bucket, key)
+        etag = provider.upload(job.path, bucket, key)
+        if isinstance(etag, str) and _is_md5_of(etag, job.path):
+            return
         stored = _stored_size(provider, bucket, key)
         if stored == _UNKNOWN:
             return
@@ -222,6 +230,18 @@ def _upload_verified(job: _Upload, policy: RetryPolicy) -> None:
             )
 
     policy.call(attempt)
+
+
+def _is_md5_of(etag: str, path: Path) -> bool:
+    """Whether an ETag is the MD5 of the file (multipart and encrypted uploads' ETags are not)."""
+    etag = etag.strip('"').lower()
+    if len(etag) != 32 or "-" in etag:
+        return False
+    digest = hashlib.md5(usedforsecurity=False)  # an integrity check, not security
+    with open(path, "rb") as src:
+        for block in iter(lambda: src.read(1024 * 1024), b""):
+            digest.update(block)  # hashlib releases the GIL: other uploads go on meanwhile
+    return digest.hexdigest() == etag
 
 
 def _stored_size(provider: StorageProvider, bucket: str, key: str) -> Optional[int]:

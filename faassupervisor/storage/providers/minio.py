@@ -18,7 +18,6 @@ from faassupervisor.config.service import parse_bool
 from faassupervisor.errors import BadConfig, StorageFailure
 from faassupervisor.storage.provider import (
     CONNECT_TIMEOUT,
-    MULTIPART_THRESHOLD,
     PART_CONCURRENCY,
     PART_SIZE,
     READ_TIMEOUT,
@@ -144,16 +143,12 @@ class MinioProvider(StorageProvider):
                 response.close()
                 response.release_conn()
 
-    def upload(self, src_path: Path, bucket: str, key: str) -> None:
+    def upload(self, src_path: Path, bucket: str, key: str) -> Optional[str]:
         try:
-            # Large files go as multipart uploads, PART_CONCURRENCY parts in flight.
-            self.client().fput_object(
-                bucket,
-                key,
-                str(src_path),
-                part_size=PART_SIZE if src_path.stat().st_size >= MULTIPART_THRESHOLD else 0,
-                num_parallel_uploads=PART_CONCURRENCY,
-            )
+            # Up to PART_SIZE: one PUT. Beyond: a multipart upload, PART_CONCURRENCY parts in flight.
+            return self.client().fput_object(
+                bucket, key, str(src_path), part_size=PART_SIZE, num_parallel_uploads=PART_CONCURRENCY
+            ).etag
         except FileNotFoundError:
             raise self.failure("upload", bucket, key, f"{src_path} vanished") from None
         except Exception as err:  # noqa: BLE001

@@ -62,7 +62,7 @@ class OnedataProvider(HttpProvider):
     def download(self, bucket: str, key: str, dest_path: Path) -> None:
         self.get_to_file(self._url(bucket, key), bucket, key, dest_path)
 
-    def upload(self, src_path: Path, bucket: str, key: str) -> None:
+    def upload(self, src_path: Path, bucket: str, key: str) -> None:  # no ETag: verified by size
         self.ensure_parents(bucket, key)
         headers = {"Content-Type": "application/octet-stream"}
         response = self.put_file(self._url(bucket, key), src_path, bucket, key, headers=headers)

@@ -127,15 +127,15 @@ class S3Provider(StorageProvider):
         except Exception as err:  # noqa: BLE001
             raise self._failure("download", bucket, key, err) from None
 
-    def upload(self, src_path: Path, bucket: str, key: str) -> None:
+    def upload(self, src_path: Path, bucket: str, key: str) -> Optional[str]:
         client = self.client()
         try:
             if src_path.stat().st_size < MULTIPART_THRESHOLD:
                 # One PUT streamed from the file: no transfer-manager threads for small files.
                 with open(src_path, "rb") as body:
-                    client.put_object(Bucket=bucket, Key=key, Body=body)
-            else:
-                client.upload_file(str(src_path), bucket, key, Config=self._transfer_config)
+                    return client.put_object(Bucket=bucket, Key=key, Body=body).get("ETag")
+            client.upload_file(str(src_path), bucket, key, Config=self._transfer_config)
+            return None
         except FileNotFoundError:
             raise self.failure("upload", bucket, key, f"{src_path} vanished") from None
         except Exception as err:  # noqa: BLE001

@@ -51,7 +51,7 @@ class WebdavProvider(HttpProvider):
     def download(self, bucket: str, key: str, dest_path: Path) -> None:
         self.get_to_file(self._url(bucket, key), bucket, key, dest_path)
 
-    def upload(self, src_path: Path, bucket: str, key: str) -> None:
+    def upload(self, src_path: Path, bucket: str, key: str) -> None:  # no ETag: verified by size
         self.ensure_parents(bucket, key)
         response = self.put_file(self._url(bucket, key), src_path, bucket, key)
         self.check(response, _PUT_OK, "upload", bucket, key)
