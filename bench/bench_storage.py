@@ -102,10 +102,10 @@ def _files(root: Path, count: int, size: int) -> Path:
 
 def _sequential_boto3(url: str, folder: Path) -> float:
     """faas-supervisor 1.5.8's way: one `upload_file` after another (default TransferConfig)."""
-    client = _boto3_client(url)
     bucket = f"seq-{time.monotonic_ns()}"
-    client.create_bucket(Bucket=bucket)
+    _boto3_client(url).create_bucket(Bucket=bucket)
     started = time.perf_counter()
+    client = _boto3_client(url)  # built inside, as in an invocation (as ours is)
     for path in sorted(folder.iterdir()):
         client.upload_file(str(path), bucket, path.name)
     return time.perf_counter() - started

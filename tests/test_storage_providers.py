@@ -15,7 +15,7 @@ import pytest
 from faassupervisor.config.service import ServiceConfig
 from faassupervisor.errors import BadConfig, BadInput, StorageFailure
 from faassupervisor.storage.provider import ProviderContext, StorageProvider
-from faassupervisor.storage.registry import BUILTIN, ProviderSet, provider_class
+from faassupervisor.storage.registry import ProviderSet, provider_class
 from faassupervisor.storage.retry import TransientStorageError
 from tests.storage_servers import (  # noqa: F401 - fixtures
     ACCESS_KEY,
@@ -232,16 +232,6 @@ def test_minio_default_without_section_or_secret_files_fails_naming_both(tmp_pat
 def test_minio_default_endpoint_is_oscars_in_cluster_minio(tmp_path):
     provider = _build("minio", {"access_key": "a", "secret_key": "s"}, tmp_path)
     assert (provider.endpoint, provider.secure) == ("minio-service.minio:9000", False)
-
-
-def test_builtin_table_matches_the_declared_entry_points():
-    from importlib.metadata import entry_points
-
-    try:
-        declared = entry_points(group="faassupervisor.storage_providers")
-    except TypeError:  # Python 3.9
-        declared = entry_points().get("faassupervisor.storage_providers", ())
-    assert {ep.name: ep.value for ep in declared} == BUILTIN
 
 
 def test_validating_providers_imports_no_sdk(tmp_path):
