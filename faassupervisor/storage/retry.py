@@ -10,9 +10,7 @@ whichever provider holds it, and every retry is logged the same way.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import random
 import time
 from typing import Callable, Optional, TypeVar
 
@@ -53,20 +51,24 @@ def is_transient_status(status: Optional[int], code: Optional[str] = None) -> bo
     return (status is not None and status in TRANSIENT_HTTP_STATUSES) or (code in TRANSIENT_ERROR_CODES)
 
 
-@dataclasses.dataclass(frozen=True)
 class RetryPolicy:
     """Bounded exponential backoff with full jitter (each delay uniform in [0, cap])."""
 
-    attempts: int = 5
-    base_delay: float = 0.2  # seconds; the cap doubles per attempt: 0.2, 0.4, 0.8, 1.6 ...
-    max_delay: float = 5.0
+    __slots__ = ("attempts", "base_delay", "max_delay")
 
-    def __post_init__(self) -> None:
-        if self.attempts < 1:
+    def __init__(self, attempts: int = 5, base_delay: float = 0.2, max_delay: float = 5.0):
+        if attempts < 1:
             raise ValueError("RetryPolicy.attempts must be at least 1")
+        self.attempts = attempts
+        self.base_delay = base_delay  # seconds; the cap doubles per retry: 0.2, 0.4, 0.8, 1.6 ...
+        self.max_delay = max_delay
 
-    def delay(self, retry: int, rng: Callable[[float, float], float] = random.uniform) -> float:
+    def delay(self, retry: int, rng: Optional[Callable[[float, float], float]] = None) -> float:
         """Seconds to wait before retry number `retry` (1-based)."""
+        if rng is None:
+            import random  # deferred: only a failing transfer needs it, and every start-up imports this module
+
+            rng = random.uniform
         # Full jitter: concurrent uploads that failed together do not retry together.
         return rng(0.0, min(self.max_delay, self.base_delay * (2 ** (retry - 1))))
 

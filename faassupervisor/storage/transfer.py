@@ -20,12 +20,10 @@ provider gets it:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
@@ -176,6 +174,8 @@ def upload_outputs(
         finally:
             progress.finished(job)
 
+    from concurrent.futures import ThreadPoolExecutor  # deferred, like hashlib: most invocations upload nothing
+
     with _ProgressLog(progress.describe, progress_interval):
         pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs))), thread_name_prefix="upload")
         finished = False
@@ -237,6 +237,8 @@ def _is_md5_of(etag: str, path: Path) -> bool:
     etag = etag.strip('"').lower()
     if len(etag) != 32 or "-" in etag:
         return False
+    import hashlib  # deferred: loading OpenSSL costs ~3 ms of a start-up that uploads nothing
+
     digest = hashlib.md5(usedforsecurity=False)  # an integrity check, not security
     with open(path, "rb") as src:
         for block in iter(lambda: src.read(1024 * 1024), b""):
