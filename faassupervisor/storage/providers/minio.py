@@ -101,9 +101,6 @@ class MinioProvider(StorageProvider):
                     # No SDK retries: faassupervisor.storage.retry is the one retry policy.
                     retries=urllib3.Retry(total=0, redirect=0, raise_on_status=False),
                 )
-                if not self.verify:
-                    # verify: false is the user's explicit choice; do not warn on every request.
-                    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
                 self._client = Minio(
                     self.endpoint,
                     access_key=self._access_key,
