@@ -234,6 +234,26 @@ def test_a_missing_object_is_a_storage_failure_naming_provider_bucket_and_key(sa
     assert sandbox.leftovers() == []
 
 
+def test_an_unreachable_input_provider_is_a_storage_failure_after_retries(sandbox):
+    from tests.storage_servers import free_port
+
+    port = free_port()
+    _configure(
+        sandbox,
+        {
+            "input": [{"storage_provider": "minio.default", "path": "inbox"}],
+            "storage_providers": {"minio": {"default": {**_s3_section(f"http://127.0.0.1:{port}"), "region": "us-east-1"}}},
+        },
+    )
+    run = sandbox.supervisor(b"", env={"EVENT": _event("minio:s3", "inbox", "photo.jpg")})
+    assert run.returncode == ExitStatus.STORAGE_FAILED
+    last = run.stderr.strip().splitlines()[-1]
+    assert f"minio.default: cannot stat inbox/photo.jpg: 127.0.0.1:{port} unreachable" in last
+    assert "gave up after 5 attempts" in last
+    assert run.stderr.count("retry ") == 4
+    assert sandbox.leftovers() == []
+
+
 def test_throttled_and_reset_requests_are_retried_to_success(sandbox, s3_server, fault_proxy):
     outbox = s3_server.bucket("retried")
     _configure(

@@ -294,3 +294,20 @@ def test_a_failed_download_is_retried_and_leaves_nothing_behind(kind, mode, faul
     fault_proxy.should_fail = _first_each(lambda method, path, number: method == "GET" and "object.bin" in path)
     transfer.fetch_event_object(_event(bucket, "object.bin", SOURCES[kind]), service, providers, dest, policy=FAST)
     assert dest.read_bytes() == s3_server.read(bucket, "object.bin")
+
+
+def test_a_long_download_logs_progress_lines(s3_server, tmp_path, caplog):
+    bucket = s3_server.bucket("slow-dl")
+    s3_server.client.put_object(Bucket=bucket, Key="big.bin", Body=b"x" * 4096)
+    proxy = FaultProxy(s3_server.url, delay=0.3)
+    try:
+        service = _service(proxy.url, inputs=[{"storage_provider": "minio.default", "path": bucket}])
+        with caplog.at_level(logging.INFO):
+            transfer.fetch_event_object(
+                _event(bucket, "big.bin"), service, _providers(service, tmp_path), tmp_path / "big.bin",
+                policy=FAST, progress_interval=0.05,
+            )
+    finally:
+        proxy.stop()
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("downloading ") and ":" in r.getMessage()]
+    assert lines and lines[-1].startswith(f"downloading {bucket}/big.bin from minio.default: ")
