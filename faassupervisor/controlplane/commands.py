@@ -8,13 +8,11 @@ option objects the renderers take; nothing is passed through the environment.
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
 from pathlib import Path
 
-from faassupervisor import logs
 from faassupervisor.controlplane import layout
-from faassupervisor.errors import BadConfig, SupervisorError
+from faassupervisor.errors import BadConfig
 
 
 def add_subcommands(subparsers) -> None:
@@ -34,7 +32,7 @@ def add_subcommands(subparsers) -> None:
                         help="Knative Services reachable only inside the cluster (as OSCAR deploys them)")
     render.add_argument("--ingress-class", default="nginx", help="IngressClass of exposed services (default: nginx)")
     render.add_argument("--ingress-host", help="host name of exposed services' Ingress (TLS Secret of the same name)")
-    render.set_defaults(func=_guarded(render_command))
+    render.set_defaults(func=render_command)
 
     job = subparsers.add_parser(
         "render-job", parents=[fdl, deploy],
@@ -44,7 +42,7 @@ def add_subcommands(subparsers) -> None:
     job.add_argument("--service", help="which service of the FDL (required when it declares several)")
     job.add_argument("--ttl", type=_non_negative, default=3600, metavar="SECONDS",
                      help="delete the finished Job after this long (default: 3600)")
-    job.set_defaults(func=_guarded(render_job_command))
+    job.set_defaults(func=render_job_command)
 
     hook = subparsers.add_parser("render-webhook", help="print the admission webhook's Deployment, Service and configuration")
     hook.add_argument("--namespace", default="faas-supervisor", help="where the webhook runs (default: faas-supervisor)")
@@ -58,7 +56,7 @@ def add_subcommands(subparsers) -> None:
     hook.add_argument("--all-namespaces", action="store_true",
                       help="send every namespace's pods (but the system ones) to the webhook, not only"
                            " namespaces labelled faas-supervisor.io/injection=enabled")
-    hook.set_defaults(func=_guarded(render_webhook_command))
+    hook.set_defaults(func=render_webhook_command)
 
     inject = subparsers.add_parser("inject", parents=[watchdog],
                                    help="serve the mutating admission webhook (HTTPS) that injects the runtime")
@@ -68,7 +66,7 @@ def add_subcommands(subparsers) -> None:
     inject.add_argument("--host", default="0.0.0.0", help="address to bind (default: 0.0.0.0)")
     inject.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default: 2)")
     _add_injection_options(inject)
-    inject.set_defaults(func=_guarded(inject_command))
+    inject.set_defaults(func=inject_command)
 
 
 def _add_injection_options(parser) -> None:
@@ -91,21 +89,6 @@ def _add_watchdog_options(parser) -> None:
     group.add_argument("--exec-timeout", type=_non_negative, default=0, metavar="SECONDS", help="0: no limit")
     group.add_argument("--max-inflight", type=_non_negative, default=1, metavar="N",
                        help="concurrent invocations per pod (default: 1, as OSCAR)")
-
-
-def _guarded(handler):
-    """One line on stderr and the error's exit status (2 for a bad FDL), never a traceback."""
-
-    @functools.wraps(handler)
-    def run(args) -> int:
-        logs.configure("INFO", capture=False)
-        try:
-            return handler(args)
-        except SupervisorError as err:
-            sys.stderr.write(f"faas-supervisor {args.command}: error: {err}\n")
-            return int(err.exit_status)
-
-    return run
 
 
 def _injection(args):
