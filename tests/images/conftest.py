@@ -193,7 +193,7 @@ def containers(engine: Engine):
 
 def one_shot(engine: Engine, image: str, *command: str, env: Optional[Mapping[str, str]] = None,
              mounts: Iterable[str] = (), entrypoint: Optional[str] = None, input: Optional[bytes] = None,
-             check: bool = True) -> subprocess.CompletedProcess:
+             check: bool = True, options: Sequence[str] = ()) -> subprocess.CompletedProcess:
     """A container that runs one command and is removed (`--rm`, and `rm -f` if the call fails)."""
     name = f"fs-test-{uuid.uuid4().hex[:12]}"
     args = ["run", "--rm", "--init", "--name", name]
@@ -205,6 +205,7 @@ def one_shot(engine: Engine, image: str, *command: str, env: Optional[Mapping[st
         args += ["-v", mount]
     if entrypoint is not None:
         args += ["--entrypoint", entrypoint]
+    args += list(options)
     try:
         return engine(*args, image, *command, input=input, check=check, timeout=300)
     except BaseException:

@@ -12,6 +12,7 @@ import requests
 from tests.images import png
 from tests.images.conftest import HERE, SERVICE_BASE, Engine, one_shot
 from tests.images.rendering import PodReplay, job_pod, knative_pod, render_job, render_service
+from tests.storage_servers import ACCESS_KEY, SECRET_KEY, s3_server  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.images
 
@@ -144,6 +145,32 @@ def test_kit_started_from_the_kit(engine, service_image, kit_volume):
                     mounts=[f"{kit_volume}:/oscar/bin:ro"], check=False)
     assert proc.returncode == 0, proc.stderr.decode()
     assert proc.stdout.decode() == "inner ok\ninner exit 0\n"
+
+
+def test_bundled_storage_sdks(engine, service_image, kit_volume, s3_server, tmp_path):  # noqa: F811
+    """The bundle's minio SDK and (pruned) boto3 against a real S3 server: a MinIO event's object
+    downloaded, the result uploaded through both. The container shares the host's loopback only."""
+    inbox, outbox = s3_server.bucket("inbox"), s3_server.bucket("outbox")
+    s3_server.client.put_object(Bucket=inbox, Key="in/hello.txt", Body=b"through the sdks\n")
+    credentials = {"endpoint": s3_server.url, "access_key": ACCESS_KEY, "secret_key": SECRET_KEY,
+                   "region": "us-east-1"}
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "script.sh").write_bytes((SHOUT / "script.sh").read_bytes())
+    (config / "function_config.yaml").write_text(json.dumps({
+        "name": "shout", "log_level": "INFO",
+        "input": [{"storage_provider": "minio.moto", "path": f"{inbox}/in"}],
+        "output": [{"storage_provider": "minio.moto", "path": f"{outbox}/via-minio"},
+                   {"storage_provider": "s3.moto", "path": f"{outbox}/via-boto3"}],
+        "storage_providers": {"minio": {"moto": credentials}, "s3": {"moto": credentials}},
+    }))
+    event = json.loads(json.dumps(EVENT).replace("inbox", inbox).replace("note+one.txt", "hello.txt"))
+    proc = one_shot(engine, service_image, "/oscar/bin/supervisor", env={"EVENT": json.dumps(event)},
+                    mounts=[f"{kit_volume}:/oscar/bin:ro", f"{config}:/oscar/config:ro"],
+                    options=["--network", "host"], check=False)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert s3_server.keys(outbox) == ["via-boto3/hello.txt", "via-minio/hello.txt"]
+    assert s3_server.read(outbox, "via-boto3/hello.txt") == b"THROUGH THE SDKS\n"
 
 
 def test_kit_runs_modules_like_an_interpreter(engine, service_image, kit_volume):
