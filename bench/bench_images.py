@@ -90,7 +90,7 @@ def first_requests(engine: Engine, image: str, body: bytes, path: str, run_args:
                 raise RuntimeError(f"{image}: {response.status_code} {response.text[:200]}")
         return ready, timings[0], statistics.median(timings[1:])
     finally:
-        engine("rm", "-f", "-t", "2", name, check=False)
+        engine("rm", "-f", *(("-t", "2") if engine.podman else ()), name, check=False)
 
 
 def main() -> int:

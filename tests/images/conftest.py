@@ -49,6 +49,11 @@ class Engine:
             )
         return proc
 
+    @property
+    def stop_timeout(self) -> tuple:
+        """`rm -f` arguments for a short stop grace period (podman only; docker's `rm -f` kills at once)."""
+        return ("-t", "2") if self.is_podman else ()
+
     def image_exists(self, ref: str) -> bool:
         return self("image", "inspect", ref, check=False, timeout=60).returncode == 0
 
@@ -186,7 +191,7 @@ def containers(engine: Engine):
     start.volume = volume  # type: ignore[attr-defined]
     yield start
     for name in names:
-        engine("rm", "-f", "-t", "2", name, check=False, timeout=120)
+        engine("rm", "-f", *engine.stop_timeout, name, check=False, timeout=120)
     for name in volumes:
         engine("volume", "rm", "-f", name, check=False, timeout=60)
 
