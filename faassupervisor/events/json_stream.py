@@ -337,7 +337,8 @@ class JsonValidator:
                         raise self._fail(n, "truncated inside a string escape")
                     self._hold(buf, pos)  # an escape cut by the chunk's end
                     return n, False
-                escape = buf[pos:pos + (6 if buf[pos + 1:pos + 2] == b"u" else 2)]
+                # Shown up to its first wrong byte, so the message is the same however the body is cut.
+                escape = buf[pos:_ESCAPE_PREFIX.match(buf, pos).end() + 1]
                 raise self._fail(pos, f"invalid escape {escape.decode('ascii', 'backslashreplace')!r} in a string")
             if quote >= 0:
                 return quote + 1, True
