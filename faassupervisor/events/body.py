@@ -9,12 +9,9 @@ base64 and is written decoded. Everything is streamed: memory stays flat
 whatever the body's size, and a failed decode leaves no file behind.
 """
 
-from __future__ import annotations
-
-import dataclasses
 import os
 from pathlib import Path
-from typing import BinaryIO, Iterator, Optional
+from typing import BinaryIO, Iterator, NamedTuple, Optional
 
 from faassupervisor.errors import BadInput
 from faassupervisor.events.base64_stream import Base64Decoder
@@ -35,8 +32,7 @@ _PREVIEW_BYTES = 2 * _PREVIEW_CHARS
 KINDS = ("json", "base64", "multipart", "raw")
 
 
-@dataclasses.dataclass(frozen=True)
-class DecodedBody:
+class DecodedBody(NamedTuple):
     """The input file made from a body; `head` is its first bytes (at most HEAD_BYTES),
     so a small JSON body can be checked for a storage event without reading it again."""
 
