@@ -37,10 +37,18 @@ class Body:
     def read(self, size):
         return next(self.pieces, b"")
 
+def peak_rss_kib():
+    # VmHWM belongs to this process image; ru_maxrss would also count the
+    # parent's memory (Linux keeps it across vfork + exec).
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
 with tempfile.TemporaryDirectory() as tmp:
     decoded = decode_body(Body(), content_type, Path(tmp))
-    print(json.dumps({"kind": decoded.kind, "size": decoded.size,
-                      "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+    print(json.dumps({"kind": decoded.kind, "size": decoded.size, "peak_rss_kib": peak_rss_kib()}))
 """
 
 
