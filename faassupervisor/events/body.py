@@ -16,7 +16,6 @@ from typing import BinaryIO, Iterator, NamedTuple, Optional
 from faassupervisor.errors import BadInput
 from faassupervisor.events.base64_stream import Base64Decoder
 from faassupervisor.events.json_stream import JsonValidator
-from faassupervisor.events.multipart import MultipartParser, boundary_of, safe_filename
 
 DEFAULT_NAME = "event_file"
 HEAD_BYTES = 64 * 1024
@@ -124,6 +123,9 @@ def _decode(chunks: Iterator[bytes], content_type: Optional[str], out: _InputFil
             raise BadInput(EMPTY_BODY)
         return "raw", None
     if media == "multipart/form-data":
+        # Imported here: most bodies are JSON or base64, and start-up time counts.
+        from faassupervisor.events.multipart import MultipartParser, boundary_of, safe_filename
+
         parser = MultipartParser(boundary_of(content_type or ""), out)
         for chunk in chunks:
             parser.feed(chunk)

@@ -19,12 +19,7 @@ the closing `--boundary--` delimiter.
 from __future__ import annotations
 
 import re
-from typing import Optional
-
-try:  # Python 3.8+
-    from typing import Protocol
-except ImportError:  # pragma: no cover
-    Protocol = object  # type: ignore[assignment]
+from typing import Optional, Protocol
 
 from faassupervisor.errors import BadInput
 from faassupervisor.paths import safe_relative
