@@ -149,12 +149,15 @@ def _decode_by_content(chunks: Iterator[bytes], content_type: Optional[str], out
         raise BadInput(EMPTY_BODY)
 
     if data[:1] in (b"{", b"["):
-        out.write(chunk)
-        validator.feed(chunk)
-        for chunk in chunks:
+        try:
             out.write(chunk)
             validator.feed(chunk)
-        validator.close()
+            for chunk in chunks:
+                out.write(chunk)
+                validator.feed(chunk)
+            validator.close()
+        except BadInput as err:
+            raise BadInput(f"{err} (a body starting with '{data[:1].decode()}' must be JSON)") from None
         return "json"
 
     out.reset()
