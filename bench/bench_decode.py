@@ -29,6 +29,9 @@ if case.startswith("base64"):
 elif case == "json-string":
     block = base64.b64encode(os.urandom(3 << 18))
     head, tail, content_type = b'{"image": "', b'"}', "application/json"
+elif case == "json-numbers":
+    block = json.dumps([random.random() for _ in range(50_000)])[1:-1].encode() + b", "
+    head, tail, content_type = b'{"instances": [', b"0]}", "application/json"
 elif case == "json-records":
     records = [{"id": i, "name": f"user{i}", "score": random.random(), "tags": ["a", "b"], "ok": True}
                for i in range(12_000)]
@@ -78,10 +81,11 @@ CASES = [
     ("base64", "base64, one line"),
     ("base64-76", "base64, 76-column lines"),
     ("json-string", "JSON, one big string"),
+    ("json-numbers", "JSON, array of numbers (a tensor)"),
     ("json-records", "JSON, array of small records"),
     ("multipart", "multipart/form-data, one file"),
 ]
-IN_MEMORY = ("base64", "json-string", "json-records")
+IN_MEMORY = ("base64", "json-string", "json-numbers", "json-records")
 
 
 def _measure(case: str, mode: str) -> dict:
