@@ -153,8 +153,10 @@ TOKEN_POOL = ["{", "}", "[", "]", ",", ":", '"k"', "0", "-1.5e+3", "true", "null
 
 
 small_json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-99, 99) | st.sampled_from([0.5, -1e-3, 2e10]) | st.text("ab\"\\\u00e9", max_size=3),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text("ab", max_size=2), children, max_size=3),
+    st.none() | st.booleans() | st.integers(-99, 99) | st.sampled_from([0.5, -1e-3, 2e10])
+    | st.text("ab\"\\\u00e9", max_size=3),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text("ab", max_size=2), children, max_size=3),
     max_leaves=6,
 )
 

@@ -36,6 +36,7 @@ _STANDARD_CHAR = re.compile(rb"[+/]")
 _URL_SAFE_CHAR = re.compile(rb"[-_]")
 _ALPHABET_NAMES = {_STANDARD: "standard ('+/')", _URL_SAFE: "URL-safe ('-_')"}
 
+
 def _shown(byte: int) -> str:
     if 0x21 <= byte < 0x7F:
         return f"{chr(byte)!r}"

@@ -12,8 +12,8 @@ no part has one, the first part. The first part is written tentatively and
 replaced (`sink.reset()`) if a later part turns out to be a file.
 
 Accepted beyond RFC 7578: bare LF line breaks (when the first boundary line
-ends with LF alone), and blanks after a boundary on its line. Required: a `boundary` parameter, at least one part and
-the closing `--boundary--` delimiter.
+ends with LF alone), and blanks after a boundary on its line. Required: a
+`boundary` parameter, at least one part and the closing `--boundary--` line.
 """
 
 from __future__ import annotations
