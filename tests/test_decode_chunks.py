@@ -125,3 +125,15 @@ def test_multipart_first_part_replaced_by_a_later_file_part(tmp_path):
     decoded = decode_body(io.BytesIO(body), "multipart/form-data; boundary=B", tmp_path, chunk_size=4096)
     assert (decoded.path.name, decoded.size, decoded.head) == ("f.txt", 4, b"file")
     assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+
+
+def test_multipart_endless_blanks_after_a_boundary_are_not_buffered():
+    sink = Sink()
+    parser = MultipartParser(b"B", sink)
+    parser.feed(b"--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a\"\r\n\r\nx\r\n--B")
+    for _ in range(1000):
+        parser.feed(b" " * 1000)
+        assert len(parser._buf) < 2048  # blanks that never end a boundary line are content
+    parser.feed(b"\r\n--B--\r\n")
+    assert parser.close() == "a"
+    assert bytes(sink.data) == b"x\r\n--B" + b" " * 1_000_000

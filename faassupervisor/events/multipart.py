@@ -26,6 +26,7 @@ from faassupervisor.paths import safe_relative
 
 MAX_HEADER_BYTES = 16 * 1024  # one part's header block; real ones are ~200 bytes
 MAX_NAME_BYTES = 255  # a file name longer than this cannot be created (NAME_MAX)
+MAX_BOUNDARY_PADDING = 256  # blanks tolerated after a boundary on its line (never buffered beyond)
 
 _PREAMBLE, _DELIMITER, _HEADERS, _CONTENT, _EPILOGUE = range(5)
 # What may follow "--boundary": "--" (the closing delimiter) or the end of the
@@ -171,7 +172,8 @@ class MultipartParser:
             after = i + len(delimiter)
             m = _AFTER_DELIMITER.match(buf, after)
             if m is None:
-                if not final and _AFTER_DELIMITER_SO_FAR.fullmatch(buf, after):
+                pending = len(buf) - after <= MAX_BOUNDARY_PADDING
+                if pending and not final and _AFTER_DELIMITER_SO_FAR.fullmatch(buf, after):
                     self._emit(i)
                     return False  # undecided until more bytes come
                 start = i + 1  # "--boundaryX": content that merely looks like a boundary
