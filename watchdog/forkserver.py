@@ -1,0 +1,262 @@
+"""The fork server: a single-threaded, pre-imported process that forks one supervisor per request.
+
+Starting `supervisor` per request costs an interpreter start and its imports
+(hundreds of milliseconds); forking from a threaded gunicorn worker is unsafe
+(a lock held by another thread stays locked forever in the child). So the
+watchdog starts this process once: it imports the supervisor and everything
+an invocation uses, freezes the heap for cheap copy-on-write, and then only
+accepts requests and forks.
+
+Protocol, over a unix SOCK_SEQPACKET socket (message boundaries kept, and
+file descriptors travel with SCM_RIGHTS, so bodies never pass through here):
+
+    client -> server  {"environ": {...}} + fds [stdin read end, stdout write end]
+    server -> client  {"pid": N}               right after the fork
+    child  -> client  {"content_type": "..."}  before the first response byte
+    server -> client  {"exit": status}         after reaping the child (last message)
+    server -> client  {"error": "..."}         when it could not fork
+
+Run as `python -m watchdog.forkserver SOCKET_PATH`; it prints `ready` on
+stdout once it accepts, and exits (killing the sessions of its children) when
+its stdin reaches EOF, i.e. when the watchdog that started it is gone.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+from typing import Dict, List, Optional
+
+MAX_MESSAGE = 1 << 20  # the request message carries the child's whole environment
+SEND_BUFFER = 4 << 20
+
+
+def encode(message: dict) -> bytes:
+    return json.dumps(message, separators=(",", ":")).encode()
+
+
+def preload() -> None:
+    """Import what every invocation needs, once, before forking anything."""
+    import faassupervisor.__main__  # noqa: F401  (the entry point the children call)
+
+    try:
+        import faassupervisor.invocation as invocation
+    except ImportError:  # pragma: no cover - older supervisor layouts
+        return
+    warm_up = getattr(invocation, "warm_up", None)
+    if callable(warm_up):
+        warm_up()
+
+
+class ForkServer:
+    def __init__(self, path: str, parent_fd: int):
+        self.path = path
+        self.parent_fd = parent_fd
+        self.selector = selectors.DefaultSelector()
+        self.children: Dict[int, socket.socket] = {}  # pid -> the client connection
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.wake_read, self.wake_write = os.pipe()
+        self.running = True
+
+    def serve(self) -> None:
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        self.listener.bind(self.path)
+        os.chmod(self.path, 0o600)
+        self.listener.listen(256)
+        self.listener.setblocking(False)
+        os.set_blocking(self.wake_write, False)
+        signal.set_wakeup_fd(self.wake_write)
+        # A handler (even a no-op) makes SIGCHLD write to the wakeup fd.
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, lambda *_: self.stop())
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the watchdog, which stops us
+        self.selector.register(self.listener, selectors.EVENT_READ, self.accept)
+        self.selector.register(self.wake_read, selectors.EVENT_READ, self.reap)
+        self.selector.register(self.parent_fd, selectors.EVENT_READ, self.parent_readable)
+        _become_subreaper()
+        gc.collect()
+        gc.freeze()  # keep the pre-imported heap out of the collector: children share it untouched
+        sys.stdout.write("ready\n")
+        sys.stdout.flush()
+        # From now on stdout is the container log, like stderr: nothing a child prints may
+        # land in the pipe the watchdog stopped reading.
+        os.dup2(2, 1)
+        while self.running:
+            for key, _events in self.selector.select():
+                key.data(key.fileobj)
+        self.shutdown()
+
+    # ---- events
+
+    def accept(self, listener) -> None:
+        try:
+            conn, _ = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        conn.setblocking(True)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+        self.selector.register(conn, selectors.EVENT_READ, self.request)
+
+    def request(self, conn: socket.socket) -> None:
+        self.selector.unregister(conn)
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(conn, MAX_MESSAGE, 2, socket.MSG_CMSG_CLOEXEC)
+        except OSError:
+            conn.close()
+            return
+        if not data or len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            conn.close()
+            return
+        try:
+            message = json.loads(data)
+            pid = os.fork()
+        except (ValueError, OSError) as err:
+            _send(conn, {"error": f"fork server: {err}"})
+            for fd in fds:
+                os.close(fd)
+            conn.close()
+            return
+        if pid == 0:
+            self.become_child(conn, message, fds)  # never returns
+        for fd in fds:
+            os.close(fd)
+        self.children[pid] = conn
+        _send(conn, {"pid": pid})
+
+    def reap(self, wake_read) -> None:
+        try:
+            os.read(self.wake_read, 4096)
+        except BlockingIOError:
+            pass
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            conn = self.children.pop(pid, None)
+            if conn is not None:  # else an adopted orphan: reaped so it leaves no zombie
+                _send(conn, {"exit": os.waitstatus_to_exitcode(status)})
+                conn.close()
+
+    def parent_readable(self, fd) -> None:
+        try:
+            data = os.read(self.parent_fd, 4096)
+        except OSError:
+            data = b""
+        if not data:
+            self.stop()
+
+    def stop(self) -> None:
+        self.running = False
+
+    def shutdown(self) -> None:
+        """The watchdog is gone: leave no invocation behind."""
+        from faassupervisor import process_tree
+
+        for pid in list(self.children):
+            process_tree.kill_session(pid)
+        for pid, conn in self.children.items():
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+            conn.close()
+        process_tree.reap_children()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+    # ---- in the forked child
+
+    def become_child(self, conn: socket.socket, message: dict, fds: List[int]) -> None:
+        status = 1
+        try:
+            os.setsid()
+            signal.set_wakeup_fd(-1)
+            for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, signal.SIG_DFL)
+            self.close_server_fds(keep=conn)
+            status = run_supervisor(message, fds, conn)
+        except BaseException as err:  # noqa: B902 - nothing may escape a forked child
+            try:
+                sys.stderr.write(f"fork server child: {type(err).__name__}: {err}\n")
+                sys.stderr.flush()
+            except BaseException:
+                pass
+        finally:
+            os._exit(status)
+
+    def close_server_fds(self, keep: socket.socket) -> None:
+        for key in list(self.selector.get_map().values()):
+            if key.fileobj is not keep and isinstance(key.fileobj, socket.socket):
+                key.fileobj.close()
+        self.selector.close()
+        for conn in self.children.values():
+            conn.close()
+        self.listener.close()
+        for fd in (self.wake_read, self.wake_write, self.parent_fd):
+            os.close(fd)
+
+
+def run_supervisor(message: dict, fds: List[int], conn: socket.socket) -> int:
+    """The child's whole life: one `supervisor_main` call on the passed pipes."""
+    from faassupervisor.__main__ import supervisor_main
+    from faassupervisor.invocation import InvocationOptions
+
+    def announce(content_type: str) -> None:
+        _send(conn, {"content_type": content_type})
+
+    stdin = os.fdopen(fds[0], "rb")
+    stdout = os.fdopen(fds[1], "wb")
+    options = InvocationOptions(logs_in_response=False, on_content_type=announce)
+    status = supervisor_main(argv=[], environ=message["environ"], stdin=stdin, stdout=stdout, options=options)
+    stdout.flush()
+    return int(status)
+
+
+def _send(conn: socket.socket, message: dict) -> None:
+    try:
+        conn.send(encode(message))
+    except OSError:
+        pass  # the client went away (timeout, disconnect): it no longer cares
+
+
+def _become_subreaper() -> None:
+    from faassupervisor import process_tree
+
+    process_tree.become_subreaper()
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        sys.stderr.write("usage: python -m watchdog.forkserver SOCKET_PATH\n")
+        return 2
+    try:
+        preload()
+    except Exception as err:  # one line, never a traceback: the watchdog reports it
+        sys.stderr.write(f"fork server: cannot import the supervisor: {type(err).__name__}: {err}\n")
+        return 1
+    # The watchdog holds the other end of our stdin: EOF there means it is gone. Move it off
+    # fd 0 so that children, which must not hold it, get /dev/null as their stdin.
+    parent_fd = os.dup(0)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    ForkServer(argv[0], parent_fd=parent_fd).serve()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
