@@ -27,17 +27,17 @@ libmagic:
 $(STAMP): setup.cfg pyproject.toml | libmagic
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test]' --config-settings editable_mode=compat
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m examples.run_local
+	$(PY) examples/run_local.py
 
 test: $(STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(PY) bench/run.py
+	env -u PYTHONDONTWRITEBYTECODE $(PY) bench/run.py $(BENCH)
 
 clean:
 	rm -rf $(VENV) .run

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from typing import Dict, List, Set
 
 _PR_SET_CHILD_SUBREAPER = 36
@@ -46,16 +47,30 @@ def _proc_stats() -> Dict[int, tuple]:
     return stats
 
 
-def descendants(pid: int) -> List[int]:
-    """Every living descendant of `pid` (children first)."""
-    children: Dict[int, List[int]] = {}
-    for child, (ppid, _pgid, _sid) in _proc_stats().items():
-        children.setdefault(ppid, []).append(child)
-    found, queue = [], list(children.get(pid, []))
+def children(pid: int) -> List[int]:
+    """Direct children of `pid`, from /proc/PID/task/*/children (no full /proc scan)."""
+    found: List[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as handle:
+                found.extend(int(x) for x in handle.read().split())
+        except OSError:
+            # Kernel without CONFIG_PROC_CHILDREN: fall back to scanning every process.
+            return [child for child, (ppid, _pgid, _sid) in _proc_stats().items() if ppid == pid]
+    return found
+
+
+def descendants(pid: int, exclude=()) -> List[int]:
+    """Every living descendant of `pid` (children first), skipping the subtrees in `exclude`."""
+    found, queue = [], [c for c in children(pid) if c not in exclude]
     while queue:
         current = queue.pop(0)
         found.append(current)
-        queue.extend(children.get(current, []))
+        queue.extend(children(current))
     return found
 
 
@@ -72,12 +87,11 @@ def _kill_all(pids, sig: int) -> None:
             pass
 
 
-def kill_descendants(pid: int, sig: int = signal.SIGKILL, rounds: int = 5) -> int:
-    """Kill every descendant of `pid` (repeatedly, to catch ones forked meanwhile); returns how many."""
+def kill_descendants(pid: int, sig: int = signal.SIGKILL, rounds: int = 5, exclude=()) -> int:
+    """Kill every descendant of `pid` but the `exclude` subtrees, repeatedly (to catch late forks)."""
     killed: Set[int] = set()
     for _ in range(rounds):
-        targets = [p for p in descendants(pid) if p not in killed or sig == signal.SIGKILL]
-        live = [p for p in targets if not _is_zombie(p)]
+        live = [p for p in descendants(pid, exclude) if not _is_zombie(p)]
         if not live:
             break
         _kill_all(live, sig)
@@ -106,8 +120,25 @@ def _is_zombie(pid: int) -> bool:
         return True
 
 
+def reap_orphans(keep=()) -> None:
+    """Collect the exit statuses of adopted orphans (our children not in `keep`) so no zombie stays."""
+    pending = [c for c in children(os.getpid()) if c not in keep]
+    deadline = time.monotonic() + 1.0  # killed with SIGKILL: they are gone within moments
+    while pending and time.monotonic() < deadline:
+        still = []
+        for child in pending:
+            try:
+                if os.waitpid(child, os.WNOHANG)[0] == 0:
+                    still.append(child)
+            except ChildProcessError:
+                pass
+        pending = still
+        if pending:
+            time.sleep(0.002)
+
+
 def reap_children() -> None:
-    """Collect exit statuses of adopted orphans so no zombie is left behind."""
+    """Collect every finished child (for processes, like a fork server, whose children are all theirs)."""
     while True:
         try:
             pid, _status = os.waitpid(-1, os.WNOHANG)

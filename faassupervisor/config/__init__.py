@@ -1,17 +1,5 @@
-"""Configuration: the service model, FDL files and runtime settings, each parsed once."""
+"""Configuration: the service model (`service`), FDL files (`fdl`) and runtime settings (`settings`).
 
-from faassupervisor.config.fdl import Fdl, FdlService, parse_fdl
-from faassupervisor.config.service import ProviderRef, ScaleSettings, ServiceConfig, StoragePath
-from faassupervisor.config.settings import RuntimeSettings, ScriptSource
-
-__all__ = [
-    "Fdl",
-    "FdlService",
-    "ProviderRef",
-    "RuntimeSettings",
-    "ScaleSettings",
-    "ScriptSource",
-    "ServiceConfig",
-    "StoragePath",
-    "parse_fdl",
-]
+Import from the submodules: this package stays empty so that the supervisor's
+start-up only loads what an invocation needs (the FDL parser is not).
+"""

@@ -7,25 +7,20 @@ with the top-level providers merged into it, so the control plane and
 `faas-supervisor run --config` agree on what a service is.
 """
 
-from __future__ import annotations
-
-import dataclasses
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Mapping, NamedTuple, Optional, Tuple
 
 from faassupervisor.config.service import ServiceConfig, _mapping, _providers
 from faassupervisor.errors import BadConfig
 
 
-@dataclasses.dataclass(frozen=True)
-class FdlService:
+class FdlService(NamedTuple):
     """One service of an FDL file and the cluster it is declared for."""
 
     cluster_id: str
     config: ServiceConfig
 
 
-@dataclasses.dataclass(frozen=True)
-class Fdl:
+class Fdl(NamedTuple):
     services: Tuple[FdlService, ...]
 
     def select(self, name: Optional[str] = None, cluster_id: Optional[str] = None) -> FdlService:

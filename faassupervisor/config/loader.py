@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
-from faassupervisor.config.fdl import is_fdl, parse_fdl
+from faassupervisor.config import yaml_cache
 from faassupervisor.config.service import ServiceConfig
 from faassupervisor.errors import BadConfig
 
@@ -23,12 +24,16 @@ def parse_yaml(text: bytes, where: str):
         raise BadConfig(f"{where}: invalid YAML{at}: {problem}") from None
 
 
-def load_service(text: bytes, where: str, service_name: Optional[str] = None) -> ServiceConfig:
+def load_service(
+    text: bytes, where: str, service_name: Optional[str] = None, cache_dir: Optional[Path] = None
+) -> ServiceConfig:
     """A service from either a function_config.yaml mapping or a whole FDL file."""
-    document = parse_yaml(text, where)
+    document = yaml_cache.load(text, lambda data: parse_yaml(data, where), cache_dir)
     if document is None:
         return ServiceConfig()
-    if is_fdl(document):
+    if isinstance(document, dict) and "functions" in document:
+        from faassupervisor.config.fdl import parse_fdl  # only `faas-supervisor run --config FDL` needs it
+
         return parse_fdl(document, where).select(service_name).config
     if service_name is not None and document.get("name") not in (None, service_name):
         raise BadConfig(f"{where}: describes service {document.get('name')!r}, not {service_name!r}")

@@ -1,27 +1,33 @@
 """The service model: one OSCAR service, as `function_config.yaml` or an FDL entry describes it.
 
-Parsed once, into frozen objects, by `ServiceConfig.from_mapping`. Every type
+Parsed once, into immutable records, by `ServiceConfig.from_mapping`. Every type
 error names the field (`output[1].path`, `storage_providers.minio.default`),
 so a bad config fails at start with one line. Fields the supervisor does not
 use (image, cpu, expose, ...) are still typed here, because the control plane
 renders Kubernetes objects from this same model instead of parsing the FDL a
 second time.
+
+The records are `NamedTuple`s, not dataclasses, and the modules defining them
+do not postpone annotations: importing `dataclasses` and generating a dozen
+frozen classes costs about 25 ms, and NamedTuple compiles every postponed
+(string) field annotation, a few more; every supervisor start pays for both
+(measured by `make bench`).
 """
 
-from __future__ import annotations
-
-import dataclasses
 import re
-from typing import Any, Dict, Mapping, Optional, Tuple
+from types import MappingProxyType
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
 
 from faassupervisor.errors import BadConfig
+
+# Shared read-only default for mapping fields (the records are immutable).
+EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _LOG_LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL"}
 
 
-@dataclasses.dataclass(frozen=True)
-class ProviderRef:
+class ProviderRef(NamedTuple):
     """A `TYPE.ID` storage provider reference; `TYPE` alone means `TYPE.default`."""
 
     type: str
@@ -40,8 +46,7 @@ class ProviderRef:
         return f"{self.type}.{self.id}"
 
 
-@dataclasses.dataclass(frozen=True)
-class StoragePath:
+class StoragePath(NamedTuple):
     """One `input` or `output` entry: where objects come from or go to."""
 
     provider: ProviderRef
@@ -81,16 +86,14 @@ class StoragePath:
         )
 
 
-@dataclasses.dataclass(frozen=True)
-class ScaleSettings:
+class ScaleSettings(NamedTuple):
     """`synchronous` (Knative) or `expose` (HPA) replica bounds."""
 
     min_scale: int = 0
     max_scale: int = 0
 
 
-@dataclasses.dataclass(frozen=True)
-class ServiceConfig:
+class ServiceConfig(NamedTuple):
     """One service, everything the supervisor and the control plane need of it."""
 
     name: str = "service"
@@ -99,22 +102,22 @@ class ServiceConfig:
     input: Tuple[StoragePath, ...] = ()
     output: Tuple[StoragePath, ...] = ()
     # type -> id -> the provider's own section; each provider validates its section.
-    storage_providers: Mapping[str, Mapping[str, Mapping[str, Any]]] = dataclasses.field(default_factory=dict)
-    environment: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    secrets: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    storage_providers: Mapping[str, Mapping[str, Mapping[str, Any]]] = EMPTY
+    environment: Mapping[str, str] = EMPTY
+    secrets: Mapping[str, str] = EMPTY
     script: Optional[str] = None  # the FDL's script path (the control plane reads it)
     image: Optional[str] = None
     memory: Optional[str] = None
     cpu: Optional[str] = None
     enable_gpu: bool = False
     image_pull_secrets: Tuple[str, ...] = ()
-    labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    annotations: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    labels: Mapping[str, str] = EMPTY
+    annotations: Mapping[str, str] = EMPTY
     synchronous: ScaleSettings = ScaleSettings()
     token: Optional[str] = None
     # Sections only the control plane reads, kept as given (validated there).
     expose: Optional[Mapping[str, Any]] = None
-    raw: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    raw: Mapping[str, Any] = EMPTY
 
     @classmethod
     def from_mapping(cls, data: Any, where: str = "function_config.yaml") -> "ServiceConfig":
@@ -158,7 +161,7 @@ class ServiceConfig:
 
     def with_overrides(self, **changes: Any) -> "ServiceConfig":
         """A copy with some fields replaced (environment overrides, FDL-level providers)."""
-        return dataclasses.replace(self, **changes)
+        return self._replace(**changes)
 
     def check_references(self) -> None:
         """Every input/output must name a provider that is defined (or built in with defaults)."""

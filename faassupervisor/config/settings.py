@@ -5,15 +5,13 @@ the rest of the code receives this object. Nothing is written back to the
 environment: the user script's environment is built as a dict elsewhere.
 """
 
-from __future__ import annotations
-
 import binascii
 import base64
-import dataclasses
 
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Mapping, NamedTuple, Optional
 
+from faassupervisor.config import yaml_cache
 from faassupervisor.config.loader import load_service
 from faassupervisor.config.service import ServiceConfig, parse_bool, parse_log_level
 from faassupervisor.errors import BadConfig
@@ -29,6 +27,7 @@ VARIABLES = (
     ("FAAS_SUPERVISOR_CONFIG_DIR", f"where `function_config.yaml` and `script.sh` are read (default `{DEFAULT_CONFIG_DIR}`)"),
     ("FAAS_SUPERVISOR_STORAGE_DIR", f"root of the `local` storage provider (default `{DEFAULT_STORAGE_DIR}`)"),
     ("FAAS_SUPERVISOR_SECRETS_DIR", f"where provider secrets are mounted (default `{DEFAULT_SECRETS_DIR}`)"),
+    ("FAAS_SUPERVISOR_CACHE_DIR", "where parsed configs are cached between starts (default `/tmp/faas-supervisor-cache-<uid>`)"),
     ("LOG_LEVEL", "overrides the service's `log_level`"),
     ("FILE_STAGE_IN", "overrides the service's `file_stage_in`"),
     ("EVENT", "the event to process when standard input is empty or a terminal (Kubernetes Jobs)"),
@@ -36,8 +35,7 @@ VARIABLES = (
 )
 
 
-@dataclasses.dataclass(frozen=True)
-class ScriptSource:
+class ScriptSource(NamedTuple):
     """The user script: a file to run in place, or text to write into the invocation's temp dir."""
 
     path: Optional[Path] = None
@@ -48,8 +46,7 @@ class ScriptSource:
         return str(self.path) if self.path else "$SCRIPT"
 
 
-@dataclasses.dataclass(frozen=True)
-class RuntimeSettings:
+class RuntimeSettings(NamedTuple):
     service: ServiceConfig
     script: Optional[ScriptSource]
     config_dir: Path = Path(DEFAULT_CONFIG_DIR)
@@ -88,11 +85,13 @@ class RuntimeSettings:
 def _load_service(env, config_dir: Path, config_path: Optional[Path], service_name: Optional[str]) -> ServiceConfig:
     if config_path is not None:
         return load_service(_read(config_path, "--config"), str(config_path), service_name)
+    cache_dir = Path(env["FAAS_SUPERVISOR_CACHE_DIR"]) if env.get("FAAS_SUPERVISOR_CACHE_DIR") else yaml_cache.default_dir()
     if env.get("FUNCTION_CONFIG"):
-        return load_service(_b64(env["FUNCTION_CONFIG"], "FUNCTION_CONFIG"), "FUNCTION_CONFIG", service_name)
+        text = _b64(env["FUNCTION_CONFIG"], "FUNCTION_CONFIG")
+        return load_service(text, "FUNCTION_CONFIG", service_name, cache_dir)
     path = config_dir / "function_config.yaml"
     if path.is_file():
-        return load_service(_read(path, str(path)), str(path), service_name)
+        return load_service(_read(path, str(path)), str(path), service_name, cache_dir)
     # No config at all is a plain local service: no storage, INFO logs.
     return ServiceConfig()
 
@@ -101,12 +100,12 @@ def _script_source(env, config_dir: Path, script_path: Optional[Path]) -> Option
     if script_path is not None:
         if not script_path.is_file():
             raise BadConfig(f"--script: {script_path} is not a file")
-        return ScriptSource(path=script_path)
+        return ScriptSource(path=script_path.resolve())
     if env.get("SCRIPT"):
         return ScriptSource(content=_b64(env["SCRIPT"], "SCRIPT"))
     path = config_dir / "script.sh"
     if path.is_file():
-        return ScriptSource(path=path)
+        return ScriptSource(path=path.resolve())
     return None
 
 

@@ -7,11 +7,8 @@ Parsing only reads the document; choosing the provider and downloading is
 `faassupervisor.storage.transfer`'s job.
 """
 
-from __future__ import annotations
-
-import dataclasses
 import json
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, NamedTuple, Optional
 from urllib.parse import unquote_plus
 
 from faassupervisor.config.service import ProviderRef, ServiceConfig, StoragePath
@@ -20,8 +17,7 @@ from faassupervisor.errors import BadConfig, BadInput
 SOURCES = {"minio:s3": "minio", "aws:s3": "s3"}
 
 
-@dataclasses.dataclass(frozen=True)
-class StorageEvent:
+class StorageEvent(NamedTuple):
     source: str  # "minio:s3" or "aws:s3"
     bucket: str
     key: str  # URL-decoded
@@ -78,7 +74,7 @@ def _delegated(document: Mapping[str, Any], raw: bytes) -> StorageEvent:
     event = parse_storage_event(inner, json.dumps(inner).encode())
     if event is None:
         raise BadInput("delegated event: 'event' is not a MinIO or S3 storage event")
-    return dataclasses.replace(event, raw=raw, provider=provider)
+    return event._replace(raw=raw, provider=provider)
 
 
 def match_input(service: ServiceConfig, event: StorageEvent) -> tuple:
@@ -88,13 +84,14 @@ def match_input(service: ServiceConfig, event: StorageEvent) -> tuple:
             raise BadInput(f"delegated event names storage provider '{event.provider}', which is not configured")
         return event.provider, None
     for entry in service.input:
-        if entry.provider.type != event.provider_type or entry.bucket != event.bucket:
+        # A `local` input stands in for MinIO/S3 when trying a service out without a server.
+        if entry.provider.type not in (event.provider_type, "local") or entry.bucket != event.bucket:
             continue
         if _in_folder(entry, event.key):
             return entry.provider, entry
     raise BadInput(
-        f"{event.source} event for {event.bucket}/{event.key}: no input of type "
-        f"'{event.provider_type}' is configured for that bucket and folder"
+        f"{event.source} event for {event.bucket}/{event.key}: no '{event.provider_type}' (or 'local') "
+        "input is configured for that bucket and folder"
     )
 
 

@@ -1,0 +1,138 @@
+"""Entry points: `supervisor` (one invocation), `faas-supervisor` (tools), `python -m faassupervisor`.
+
+This is the only place where errors become exit statuses (`ExitStatus`); the
+watchdog turns those into HTTP statuses.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from typing import BinaryIO, Mapping, Optional, Sequence
+
+from faassupervisor import logs
+from faassupervisor.config.settings import RuntimeSettings
+from faassupervisor.errors import ExitStatus, SupervisorError
+
+log = logging.getLogger("faassupervisor.main")
+
+
+class Terminated(BaseException):
+    """SIGTERM/SIGINT arrived: unwinds through every `finally`, so temp dirs and children are cleaned.
+
+    A BaseException, like gunicorn's HaltServer, so no `except Exception` swallows it.
+    """
+
+
+def _on_signal(signum, _frame):
+    raise Terminated(signal.Signals(signum).name)
+
+
+def run_invocation(
+    settings_factory,
+    environ: Mapping[str, str],
+    stdin: Optional[BinaryIO],
+    stdout: BinaryIO,
+    options,
+) -> int:
+    """Run one invocation, turning every failure into its exit status and a one-line answer."""
+    from faassupervisor.invocation import Invocation  # the invocation machinery, after settings are known
+
+    wrote = _Tracking(stdout)
+    logs.configure("INFO", capture=False)  # until the service's log_level is known
+    try:
+        settings: RuntimeSettings = settings_factory()
+        captured = logs.configure(settings.service.log_level, capture=options.logs_in_response)
+        return int(Invocation(settings, environ, options, captured).run(stdin, wrote))
+    except SupervisorError as err:
+        log.error("%s", err)
+        _answer(wrote, options, f"error: {err}\n")
+        return int(err.exit_status)
+    except Terminated as why:
+        log.error("terminated by %s: invocation abandoned", why)
+        return 128 + signal.SIGTERM
+    except BrokenPipeError:
+        log.error("the client went away before the response was written")
+        return int(ExitStatus.SCRIPT_FAILED)
+
+
+def _answer(out: "_Tracking", options, text: str) -> None:
+    """The one-line error as the response body, unless a response had already started."""
+    if out.started:
+        return
+    if options.on_content_type is not None:
+        options.on_content_type("text/plain; charset=utf-8")
+    try:
+        out.write(text.encode())
+        out.flush()
+    except (BrokenPipeError, ValueError):
+        pass
+
+
+class _Tracking:
+    """Knows whether any response byte was written (an error must not be appended to a file)."""
+
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+        self.started = False
+
+    def write(self, data: bytes) -> int:
+        if data:
+            self.started = True
+        return self._stream.write(data)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
+def supervisor_main(
+    argv: Optional[Sequence[str]] = None,
+    environ: Optional[Mapping[str, str]] = None,
+    stdin: Optional[BinaryIO] = None,
+    stdout: Optional[BinaryIO] = None,
+    options=None,
+) -> int:
+    """`supervisor`: one invocation, the body on stdin (or `EVENT`), the response on stdout."""
+    from faassupervisor.invocation import InvocationOptions
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    timeout = None
+    if argv:  # argparse costs milliseconds of start-up; the common `supervisor` call has no arguments
+        from faassupervisor import cli
+
+        timeout = cli.supervisor_parser().parse_args(argv).timeout
+    environ = os.environ if environ is None else environ
+    if options is None:
+        options = InvocationOptions(timeout=timeout)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    return run_invocation(
+        lambda: RuntimeSettings.from_environ(environ),
+        environ,
+        sys.stdin.buffer if stdin is None else stdin,
+        sys.stdout.buffer if stdout is None else stdout,
+        options,
+    )
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """`faas-supervisor`: `run` for local testing, plus the control plane's commands."""
+    from faassupervisor import cli
+
+    return cli.faas_supervisor(list(sys.argv[1:] if argv is None else argv))
+
+
+def module_main(argv: Optional[Sequence[str]] = None) -> int:
+    """`python -m faassupervisor`: the supervisor, or `faas-supervisor` when given a subcommand."""
+    from faassupervisor import cli
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in cli.subcommand_names():
+        return main(args)
+    return supervisor_main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(module_main())

@@ -1,0 +1,60 @@
+"""A per-container cache of parsed config documents, so that most starts skip importing PyYAML.
+
+A service's `function_config.yaml` does not change between invocations, but
+importing PyYAML costs about 13 ms, paid by every supervisor start. The first
+start stores the parsed document as JSON, keyed by a checksum of the YAML text
+and holding that text, so a later start with the same text reads JSON instead.
+The cache is only used in a directory owned by us and closed to others, and
+only for documents that survive a JSON round trip unchanged; any problem just
+means parsing the YAML again.
+"""
+
+import json
+import os
+import stat
+import zlib
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+
+def default_dir() -> Path:
+    return Path(f"/tmp/faas-supervisor-cache-{os.getuid()}")
+
+
+def load(text: bytes, parse: Callable[[bytes], Any], cache_dir: Optional[Path]) -> Any:
+    """`parse(text)`, or the document a previous start stored for the very same text."""
+    if cache_dir is None or not _usable(cache_dir):
+        return parse(text)
+    entry = cache_dir / f"{zlib.crc32(text):08x}-{len(text)}.json"
+    key = text.decode("latin-1")
+    try:
+        with open(entry, "r", encoding="utf-8") as handle:
+            stored_key, document = json.load(handle)
+        if stored_key == key:
+            return document
+    except (OSError, ValueError, TypeError):
+        pass
+    document = parse(text)
+    _store(entry, key, document)
+    return document
+
+
+def _usable(cache_dir: Path) -> bool:
+    try:
+        cache_dir.mkdir(mode=0o700, exist_ok=True)
+        info = os.lstat(cache_dir)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+
+
+def _store(entry: Path, key: str, document: Any) -> None:
+    try:
+        encoded = json.dumps([key, document])
+        if json.loads(encoded)[1] != document:  # int keys, dates, ...: not faithfully JSON
+            return
+        partial = entry.with_name(f".{entry.name}.{os.getpid()}")
+        partial.write_text(encoded, encoding="utf-8")
+        os.replace(partial, entry)
+    except (OSError, TypeError, ValueError):
+        pass

@@ -1,0 +1,199 @@
+"""One invocation end to end: input in, script run, outputs up, response out.
+
+All state of an invocation lives in one private (0700) temporary directory
+(`input/`, `output/`, and `.supervisor/` for the script's captured output and
+a response zip), removed in every outcome: success, failure, bad input,
+timeout, or a SIGTERM from the watchdog.
+"""
+
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Callable, Dict, Mapping, NamedTuple, Optional
+
+from faassupervisor import mime, response
+from faassupervisor.config.settings import RuntimeSettings, missing_script_message
+from faassupervisor.errors import BadConfig, ExitStatus
+from faassupervisor.events.body import DecodedBody, decode_body
+from faassupervisor.logs import LogCapture
+from faassupervisor.script import ScriptResult, run_script
+from faassupervisor.storage.provider import ProviderContext
+from faassupervisor.storage.registry import ProviderSet
+
+log = logging.getLogger(__name__)
+
+_EVENT_SNIFF_LIMIT = 64 * 1024  # storage events are small; bigger JSON bodies are plain input
+
+
+class InvocationOptions(NamedTuple):
+    """How the caller wants this invocation run (CLI flags, or the watchdog's fork server)."""
+
+    logs_in_response: bool = True  # False: logs go only to the container log
+    timeout: Optional[float] = None  # seconds before the script's whole tree is killed
+    on_content_type: Optional[Callable[[str], None]] = None  # told the Content-Type before the body
+    raw_response: Optional[bool] = None  # None: decided by the request's Accept header
+
+
+class Invocation:
+    def __init__(
+        self,
+        settings: RuntimeSettings,
+        environ: Mapping[str, str],
+        options: InvocationOptions,
+        captured: Optional[LogCapture] = None,
+    ):
+        self.settings = settings
+        self.service = settings.service
+        self.environ = environ
+        self.options = options
+        self.captured = captured
+        self.providers = ProviderSet(self.service, ProviderContext(settings.storage_dir, settings.secrets_dir))
+
+    def run(self, stdin: BinaryIO, stdout: BinaryIO) -> ExitStatus:
+        if self.settings.script is None:
+            raise BadConfig(missing_script_message(self.settings))
+        self.providers.validate()  # bad credentials fail before any work is done
+        workdir = Path(tempfile.mkdtemp(prefix="faas-supervisor-", dir=self.settings.temp_root))
+        try:
+            return self._run_in(workdir, stdin, stdout)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def _run_in(self, workdir: Path, stdin: BinaryIO, stdout: BinaryIO) -> ExitStatus:
+        input_dir, output_dir, private = workdir / "input", workdir / "output", workdir / ".supervisor"
+        for folder in (input_dir, output_dir, private):
+            folder.mkdir(mode=0o700)
+        script_env = self._script_environment(input_dir, output_dir)
+        script_env.update(self._stage_input(stdin, input_dir))
+        script = self._script_path(private)
+        log.info("running %s", self.settings.script.description)
+        result = run_script(script, script_env, input_dir, private / "script-output", self.options.timeout)
+        script_output = private / "script-output"
+        if not result.ok:
+            log.error("%s", result.describe())
+            return self._respond(response.Response(parts=self._log_parts(script_output)), stdout, result)
+        if self.service.output:
+            from faassupervisor.storage import transfer  # deferred: only services with outputs upload
+
+            count = transfer.upload_outputs(output_dir, self.service, self.providers)
+            log.info("uploaded %d file(s) to storage", count)
+        return self._respond(self._success_response(output_dir, private, script_output), stdout, result)
+
+    def _stage_input(self, stdin: BinaryIO, input_dir: Path) -> Dict[str, str]:
+        """Decode the body (or fetch the event's object); the variables that tell the script where it is."""
+        stream = _stdin_or_event(stdin, self.settings.event)
+        decoded = decode_body(stream, self.environ.get("Http_Content_Type"), input_dir)
+        log.debug("decoded %s body: %d bytes", decoded.kind, decoded.size)
+        event = _as_storage_event(decoded)
+        if event is None:
+            return self._input_variables(decoded.path)
+        from faassupervisor.storage import transfer  # deferred: only storage events download
+
+        decoded.path.unlink()
+        log.info("%s event for %s/%s", event.source, event.bucket, event.key)
+        dest = transfer.event_input_path(event, input_dir)
+        variables = {
+            "STORAGE_OBJECT_KEY": event.key,
+            "EVENT_TIME": event.time,
+            "EVENT": event.raw.decode("utf-8", "replace"),
+        }
+        if self.service.file_stage_in:
+            log.info("file_stage_in: the script fetches %s itself", event.key)
+            variables["INPUT_FILE_PATH"] = str(dest)
+            return variables
+        transfer.fetch_event_object(event, self.service, self.providers, dest)
+        variables.update(self._input_variables(dest))
+        return variables
+
+    def _input_variables(self, path: Path) -> Dict[str, str]:
+        kind = mime.detect(path)
+        path = mime.with_extension(path, kind)
+        return {"INPUT_FILE_PATH": str(path), "INPUT_FILE_MIME": kind}
+
+    def _script_environment(self, input_dir: Path, output_dir: Path) -> Dict[str, str]:
+        env = dict(self.environ)
+        env.update(self.service.environment)
+        env.update(self.service.secrets)
+        env["TMP_INPUT_DIR"] = str(input_dir)
+        env["TMP_OUTPUT_DIR"] = str(output_dir)
+        return env
+
+    def _script_path(self, private: Path) -> Path:
+        source = self.settings.script
+        if source.path is not None:
+            return source.path
+        path = private / "script.sh"
+        path.write_bytes(source.content)
+        path.chmod(0o700)
+        return path
+
+    def _log_parts(self, script_output: Path) -> tuple:
+        logs = self.captured.text() if (self.captured and self.options.logs_in_response) else b""
+        return (logs, script_output) if logs else (script_output,)
+
+    def _success_response(self, output_dir: Path, private: Path, script_output: Path) -> response.Response:
+        files = response.output_files(output_dir)
+        raw = self.options.raw_response
+        if raw is None:
+            raw = response.wants_raw(self.environ.get("Http_Accept"))
+        if len(files) == 1:
+            log.info("responding with %s", files[0].relative_to(output_dir))
+            return response.Response(file=files[0], raw=raw, mime=mime.detect(files[0]) if raw else response.TEXT)
+        if files:
+            log.info("responding with a zip of %d files", len(files))
+            archive = response.build_zip(files, output_dir, private / "response.zip")
+            return response.Response(file=archive, raw=raw, mime="application/zip")
+        log.info("no output files: responding with the logs")
+        return response.Response(parts=self._log_parts(script_output))
+
+    def _respond(self, answer: response.Response, stdout: BinaryIO, result: ScriptResult) -> ExitStatus:
+        if self.options.on_content_type is not None:
+            self.options.on_content_type(answer.content_type)
+        answer.write_to(stdout)
+        return ExitStatus.SUCCESS if result.ok else ExitStatus.SCRIPT_FAILED
+
+
+class _Prefixed:
+    """A stream with bytes already read put back in front (to peek at stdin)."""
+
+    def __init__(self, head: bytes, rest: Optional[BinaryIO]):
+        self._head = head
+        self._rest = rest
+
+    def read(self, size: int = -1) -> bytes:
+        head, self._head = self._head, b""
+        if self._rest is None:
+            if 0 <= size < len(head):
+                head, self._head = head[:size], head[size:]
+            return head
+        if size < 0:
+            return head + self._rest.read()
+        if size < len(head):
+            head, self._head = head[:size], head[size:]
+            return head
+        return head + self._rest.read(size - len(head)) if size > len(head) else head
+
+
+def _stdin_or_event(stdin: Optional[BinaryIO], event: Optional[bytes]):
+    """Standard input, unless it is a terminal or empty and `EVENT` is set (Kubernetes Jobs)."""
+    if stdin is None or (hasattr(stdin, "isatty") and stdin.isatty()):
+        return _Prefixed(event or b"", None)
+    head = stdin.read(1)
+    if not head and event:
+        return _Prefixed(event, None)
+    return _Prefixed(head, stdin)
+
+
+def _as_storage_event(decoded: DecodedBody):
+    """The StorageEvent a small JSON body describes, or None for a plain JSON input."""
+    if decoded.kind != "json" or decoded.size > _EVENT_SNIFF_LIMIT:
+        return None
+    from faassupervisor.events.storage import parse_storage_event  # deferred: most bodies are not events
+
+    try:
+        document = json.loads(decoded.head)
+    except ValueError:
+        return None
+    return parse_storage_event(document, decoded.head)

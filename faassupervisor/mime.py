@@ -1,0 +1,55 @@
+"""The input file's MIME type (python-magic), and an extension for files that have none.
+
+Scripts often need an extension (the plants example renamed its input by hand),
+so an extension-less input gets the usual one for its detected type.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+from typing import Optional
+
+# Preferred extensions where `mimetypes` picks an odd one first (e.g. '.jpe').
+_PREFERRED = {
+    "image/jpeg": ".jpg",
+    "text/plain": ".txt",
+    "application/json": ".json",
+    "audio/mpeg": ".mp3",
+    "audio/x-wav": ".wav",
+    "audio/wav": ".wav",
+    "image/tiff": ".tiff",
+    "application/zip": ".zip",
+    "application/gzip": ".gz",
+    "application/x-gzip": ".gz",
+}
+
+
+def detect(path: Path) -> str:
+    """libmagic's MIME type of the file's content (reads only its first bytes)."""
+    import magic  # deferred: loading libmagic's database is only needed when there is an input file
+
+    try:
+        return magic.from_file(str(path), mime=True) or "application/octet-stream"
+    except (OSError, magic.MagicException):
+        return "application/octet-stream"
+
+
+def extension_for(mime: str) -> Optional[str]:
+    if mime in _PREFERRED:
+        return _PREFERRED[mime]
+    if mime in ("application/octet-stream", "inode/x-empty"):
+        return None
+    return mimetypes.guess_extension(mime, strict=False)
+
+
+def with_extension(path: Path, mime: str) -> Path:
+    """Rename an extension-less file to carry its type's extension; returns the (new) path."""
+    if path.suffix:
+        return path
+    ext = extension_for(mime)
+    if not ext:
+        return path
+    target = path.with_name(path.name + ext)
+    path.rename(target)
+    return target

@@ -1,0 +1,93 @@
+"""The synchronous response: one file in base64, a zip of several in base64, or the logs.
+
+Everything is streamed to the output in bounded chunks: a 300 MiB result never
+sits in memory. Base64 is produced 3 bytes in, 4 out, chunk by chunk, so the
+concatenation is exactly `base64(file)` with no line breaks (what oscar-cli,
+oscar-python and `base64 -d` expect).
+"""
+
+import base64
+from pathlib import Path
+from typing import BinaryIO, Iterable, List, NamedTuple, Optional
+
+_CHUNK = 3 * (1 << 18)  # multiple of 3: each chunk encodes without padding
+TEXT = "text/plain; charset=utf-8"
+
+
+class Response(NamedTuple):
+    """What to send: a file (base64 or raw), or text parts (logs, then script output)."""
+
+    file: Optional[Path] = None
+    parts: tuple = ()  # bytes or Path, written in order (the logs response)
+    raw: bool = False
+    mime: str = TEXT
+
+    @property
+    def content_type(self) -> str:
+        return self.mime if (self.file is not None and self.raw) else TEXT
+
+    def write_to(self, out: BinaryIO) -> None:
+        if self.file is not None:
+            if self.raw:
+                _copy(self.file, out)
+            else:
+                write_base64(self.file, out)
+        else:
+            for part in self.parts:
+                if isinstance(part, Path):
+                    _copy(part, out)
+                else:
+                    out.write(part)
+        out.flush()
+
+
+def output_files(output_dir: Path) -> List[Path]:
+    """Every regular file under the output dir, recursively, in a stable order."""
+    return sorted(p for p in output_dir.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def build_zip(files: Iterable[Path], root: Path, dest: Path) -> Path:
+    """A zip of `files` with paths relative to `root`.
+
+    Deflate at level 1: most of the cost of a higher level is spent on media
+    files that do not shrink, and the result is base64-encoded anyway.
+    """
+    import zipfile  # deferred: only multi-file responses need it
+
+    with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for path in files:
+            archive.write(path, path.relative_to(root).as_posix())
+    return dest
+
+
+def write_base64(path: Path, out: BinaryIO) -> None:
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(_CHUNK)
+            if not chunk:
+                break
+            out.write(base64.b64encode(chunk))
+
+
+def _copy(path: Path, out: BinaryIO) -> None:
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(1 << 20)
+            if not chunk:
+                break
+            out.write(chunk)
+
+
+def wants_raw(accept: Optional[str]) -> bool:
+    """True when every media range in `Accept` is a non-text type (`application/octet-stream`, `image/png`).
+
+    No header, `*/*` (what curl, requests and oscar-python send) or any text
+    type keeps the base64 response existing clients decode.
+    """
+    if not accept:
+        return False
+    ranges = [r.split(";", 1)[0].strip().lower() for r in accept.split(",")]
+    ranges = [r for r in ranges if r]
+    if not ranges:
+        return False
+    return all(r != "*/*" and not r.startswith("text/") and "/" in r for r in ranges)

@@ -1,0 +1,2 @@
+#!/bin/sh
+cat "$INPUT_FILE_PATH"

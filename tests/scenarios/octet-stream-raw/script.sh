@@ -1,0 +1,2 @@
+#!/bin/sh
+od -An -c "$INPUT_FILE_PATH" | tr -s ' '

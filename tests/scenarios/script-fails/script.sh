@@ -1,0 +1,4 @@
+#!/bin/sh
+echo "partial work"
+echo "something broke" >&2
+exit 3

@@ -1,0 +1,96 @@
+"""Nothing of an invocation outlives it: timeouts, forgotten background jobs, SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+from tests.conftest import SUPERVISOR
+
+SPAWNER = """#!/bin/sh
+sleep 300 &
+echo $! > "{pids}/background"
+( sleep 300 & echo $! > "{pids}/grandchild"; wait ) &
+setsid sleep 300 &
+echo $! > "{pids}/own-session"
+while [ ! -s "{pids}/grandchild" ]; do sleep 0.01; done
+echo started
+{tail}
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(") ", 1)[1][0] not in "ZX"
+    except FileNotFoundError:
+        return False
+
+
+def _pids(folder):
+    return [int((folder / name).read_text()) for name in ("background", "grandchild", "own-session")]
+
+
+def _wait_gone(pids, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.05)
+    return [p for p in pids if _alive(p)]
+
+
+def test_timeout_kills_the_whole_tree(sandbox, tmp_path):
+    sandbox.write_script(SPAWNER.format(pids=tmp_path, tail="sleep 300"))
+    sandbox.write_config("log_level: CRITICAL")
+    run = sandbox.supervisor(b"{}", args=["--timeout", "1"])
+    assert run.returncode == 1
+    assert "script timed out after" in run.stderr
+    assert run.text == "started\n"
+    assert _wait_gone(_pids(tmp_path)) == []
+    assert sandbox.leftovers() == []
+
+
+def test_background_jobs_are_killed_after_success(sandbox, tmp_path):
+    sandbox.write_script(SPAWNER.format(pids=tmp_path, tail="exit 0"))
+    run = sandbox.supervisor(b"{}")
+    assert run.returncode == 0
+    assert "killed" in run.stderr and "left running" in run.stderr
+    assert _wait_gone(_pids(tmp_path)) == []
+    assert sandbox.leftovers() == []
+
+
+def test_sigterm_cleans_up(sandbox, tmp_path):
+    sandbox.write_script(SPAWNER.format(pids=tmp_path, tail="sleep 300"))
+    proc = subprocess.Popen([SUPERVISOR], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=sandbox.env)
+    proc.stdin.write(b"{}")
+    proc.stdin.close()
+    deadline = time.monotonic() + 10
+    while not (tmp_path / "own-session").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 128 + signal.SIGTERM
+    proc.stdout.close()
+    proc.stderr.close()
+    assert _wait_gone(_pids(tmp_path)) == []
+    assert sandbox.leftovers() == []
+
+
+def test_script_exit_status_and_unbounded_output(sandbox):
+    # 20 MiB of output goes through a file, not memory, and arrives whole.
+    sandbox.write_script("#!/bin/sh\nhead -c 20971520 /dev/zero | tr '\\0' 'x'\nexit 7\n")
+    sandbox.write_config("log_level: CRITICAL")
+    run = sandbox.supervisor(b"{}")
+    assert run.returncode == 1
+    assert len(run.stdout) == 20 * 1024 * 1024 and set(run.stdout) == {ord("x")}
+    assert "script exited with status 7" in run.stderr
+
+
+def test_no_file_descriptor_leaks_into_the_script(sandbox):
+    # Probe each descriptor with a stat: listing the directory would open one of its own.
+    sandbox.write_script("#!/bin/sh\nfor fd in $(seq 0 64); do [ -e /proc/$$/fd/$fd ] && echo $fd; done; true\n")
+    sandbox.write_config("log_level: CRITICAL")
+    run = sandbox.supervisor(b"{}")
+    assert run.returncode == 0
+    # 10 is dash's own descriptor for the script file it reads.
+    assert sorted(run.text.split(), key=int) in (["0", "1", "2", "10"], ["0", "1", "2"])
