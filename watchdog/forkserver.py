@@ -40,15 +40,47 @@ def encode(message: dict) -> bytes:
     return json.dumps(message, separators=(",", ":")).encode()
 
 
+# What one invocation imports, loaded once here instead of once per request. Optional ones
+# (a module another branch has not landed yet) are skipped.
+PRELOAD = (
+    "faassupervisor.__main__",
+    "faassupervisor.invocation",
+    "faassupervisor.script",
+    "faassupervisor.response",
+    "faassupervisor.mime",
+    "faassupervisor.logs",
+    "faassupervisor.events.body",
+    "faassupervisor.events.storage",
+    "faassupervisor.storage.transfer",
+    "faassupervisor.storage.providers.local",
+    "faassupervisor.config.loader",
+    "yaml",
+    "zipfile",
+    "mimetypes",
+)
+
+
 def preload() -> None:
     """Import what every invocation needs, once, before forking anything."""
-    import faassupervisor.__main__  # noqa: F401  (the entry point the children call)
+    import importlib
 
+    import faassupervisor.__main__  # noqa: F401  (required: the entry point the children call)
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
     try:
-        import faassupervisor.invocation as invocation
-    except ImportError:  # pragma: no cover - older supervisor layouts
-        return
-    warm_up = getattr(invocation, "warm_up", None)
+        import mimetypes
+
+        mimetypes.init()  # reads the system's mime.types once, not in every child
+        import magic
+
+        magic.from_buffer(b"{}", mime=True)  # loads libmagic's database once, shared by every child
+    except Exception:  # no libmagic here: the supervisor reports it where it matters
+        pass
+    warm_up = getattr(sys.modules.get("faassupervisor.invocation"), "warm_up", None)
     if callable(warm_up):
         warm_up()
 
