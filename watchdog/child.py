@@ -37,8 +37,12 @@ class Child(abc.ABC):
         """The exit status once the process has exited, or None after `timeout` seconds."""
 
     def kill(self) -> None:
-        """Kill the whole session: the process, its children, its script's background jobs."""
+        """Kill the whole tree: the process, its descendants (even those that left its session
+        with setsid), and whatever else is left in its session."""
         if self.exit_status is None:
+            # Walked while the process is alive: orphans of its tree are still below it (the
+            # supervisor is a subreaper), so none escapes by having lost its parent.
+            process_tree.kill_descendants(self.pid)
             # Not reaped yet, so the pid is still ours: kill it directly too, in case it has
             # not reached its setsid() and its session is still its parent's.
             try:

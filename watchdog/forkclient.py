@@ -15,14 +15,14 @@ import os
 import selectors
 import socket
 import subprocess
+import secrets
 import sys
-import tempfile
 import threading
 import time
 from typing import Mapping, Optional
 
 from watchdog.child import Child
-from watchdog.forkserver import SEND_BUFFER, encode
+from watchdog.forkserver import SEND_BUFFER, encode, socket_address
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +36,17 @@ class ForkServerUnavailable(Exception):
 class ForkServerProcess:
     """Starts, watches and stops the fork server process."""
 
-    def __init__(self, environ: Mapping[str, str], socket_dir: Optional[str] = None):
+    def __init__(self, environ: Mapping[str, str]):
         self.environ = dict(environ)
-        self.socket_dir = socket_dir or tempfile.mkdtemp(prefix="fwatchdog-forkserver-")
-        self.path = os.path.join(self.socket_dir, "forkserver.sock")
+        self.name = f"@fwatchdog-forkserver-{os.getpid()}-{secrets.token_hex(8)}"
+        self.path = socket_address(self.name)
         self.process: Optional[subprocess.Popen] = None
         self._lock = threading.Lock()
 
     def start(self) -> None:
         """Start it and wait until it accepts; raises RuntimeError with its one-line reason."""
         process = subprocess.Popen(
-            [sys.executable, "-m", "watchdog.forkserver", self.path],
+            [sys.executable, "-m", "watchdog.forkserver", self.name],
             stdin=subprocess.PIPE,  # our end stays open while we live: its EOF stops the server
             stdout=subprocess.PIPE,
             env=self.environ,
@@ -92,10 +92,6 @@ class ForkServerProcess:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        try:
-            os.rmdir(self.socket_dir)
-        except OSError:
-            pass
 
 
 def _read_line(stream, timeout: float) -> bytes:

@@ -7,8 +7,10 @@ watchdog starts this process once: it imports the supervisor and everything
 an invocation uses, freezes the heap for cheap copy-on-write, and then only
 accepts requests and forks.
 
-Protocol, over a unix SOCK_SEQPACKET socket (message boundaries kept, and
-file descriptors travel with SCM_RIGHTS, so bodies never pass through here):
+Protocol, over a unix SOCK_SEQPACKET socket in the abstract namespace (no
+file to clean up, no path-length limit; only our own user's processes are
+served, checked with SO_PEERCRED), where message boundaries are kept and file
+descriptors travel with SCM_RIGHTS, so bodies never pass through here:
 
     client -> server  {"environ": {...}} + fds [stdin read end, stdout write end]
     server -> client  {"pid": N}               right after the fork
@@ -16,7 +18,7 @@ file descriptors travel with SCM_RIGHTS, so bodies never pass through here):
     server -> client  {"exit": status}         after reaping the child (last message)
     server -> client  {"error": "..."}         when it could not fork
 
-Run as `python -m watchdog.forkserver SOCKET_PATH`; it prints `ready` on
+Run as `python -m watchdog.forkserver SOCKET_NAME` (`@name`: abstract); it prints `ready` on
 stdout once it accepts, and exits (killing the sessions of its children) when
 its stdin reaches EOF, i.e. when the watchdog that started it is gone.
 """
@@ -29,11 +31,17 @@ import os
 import selectors
 import signal
 import socket
+import struct
 import sys
 from typing import Dict, List, Optional
 
 MAX_MESSAGE = 1 << 20  # the request message carries the child's whole environment
 SEND_BUFFER = 4 << 20
+
+
+def socket_address(name: str) -> str:
+    """`@name` is the abstract socket `\\0name` (a NUL cannot travel in a command line)."""
+    return "\0" + name[1:] if name.startswith("@") else name
 
 
 def encode(message: dict) -> bytes:
@@ -96,10 +104,7 @@ class ForkServer:
         self.running = True
 
     def serve(self) -> None:
-        if os.path.exists(self.path):
-            os.unlink(self.path)
         self.listener.bind(self.path)
-        os.chmod(self.path, 0o600)
         self.listener.listen(256)
         self.listener.setblocking(False)
         os.set_blocking(self.wake_write, False)
@@ -130,6 +135,9 @@ class ForkServer:
         try:
             conn, _ = listener.accept()
         except (BlockingIOError, InterruptedError):
+            return
+        if not _same_user(conn):
+            conn.close()
             return
         conn.setblocking(True)
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
@@ -204,10 +212,6 @@ class ForkServer:
                 pass
             conn.close()
         process_tree.reap_children()
-        try:
-            os.unlink(self.path)
-        except OSError:
-            pass
 
     # ---- in the forked child
 
@@ -257,6 +261,13 @@ def run_supervisor(message: dict, fds: List[int], conn: socket.socket) -> int:
     return int(status)
 
 
+def _same_user(conn: socket.socket) -> bool:
+    """Only processes of our own user may ask for a fork (what a 0700 directory would ensure)."""
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return uid == os.getuid()
+
+
 def _send(conn: socket.socket, message: dict) -> None:
     try:
         conn.send(encode(message))
@@ -286,7 +297,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    ForkServer(argv[0], parent_fd=parent_fd).serve()
+    ForkServer(socket_address(argv[0]), parent_fd=parent_fd).serve()
     return 0
 
 
