@@ -22,13 +22,35 @@ class ExecChild(Child):
         self.pid = process.pid
         self.stdin = stdin
         self.stdout = stdout
+        # A pidfd turns "the process exited" into a readable descriptor, so its exit is seen
+        # even while a background job it left behind keeps its stdout open.
+        try:
+            self.pidfd: Optional[int] = os.pidfd_open(process.pid)
+        except (AttributeError, OSError):
+            self.pidfd = None
+
+    def event_fds(self):
+        return [] if self.pidfd is None else [self.pidfd]
+
+    def handle_event(self, fd: int) -> None:
+        self.wait(0)
 
     def wait(self, timeout: Optional[float]) -> Optional[int]:
         try:
             self.exit_status = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
+        self._close_pidfd()
         return self.exit_status
+
+    def _close_pidfd(self) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+
+    def close(self) -> None:
+        super().close()
+        self._close_pidfd()
 
 
 class ExecRunner:

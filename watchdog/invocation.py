@@ -28,6 +28,7 @@ import threading
 import time
 from typing import BinaryIO, Callable, Iterator, List, Optional, Tuple, Union
 
+from faassupervisor import process_tree
 from watchdog.child import Child
 from watchdog.config import WatchdogConfig
 from watchdog.request_environ import cgi_variables, child_environ, marshal_request
@@ -39,6 +40,7 @@ RESPONSE_BUFFER = 1 << 20  # output held back until exit, so that its status is 
 CHUNK = 256 * 1024
 SMALL_BODY = 64 * 1024  # fits an empty pipe: written at once, no feeder thread
 KILL_WAIT = 10.0  # how long a killed session may take to be reaped
+LEFTOVER_GRACE = 0.1  # after the process exits, how long its output may stay open before we kill the holders
 LINGER = 1.0  # how long we keep draining a body the child did not want, to keep the connection usable
 TEXT = "text/plain; charset=utf-8"
 
@@ -196,6 +198,8 @@ class Run:
         self.deadline = self.started + timeout if timeout > 0 else None
         self.buffer = bytearray()
         self.eof = False
+        self.exited_at: Optional[float] = None
+        self.leftovers_killed = False
         self.feeder: Optional[BodyFeeder] = None
         self.selector = selectors.DefaultSelector()
         self.selector.register(child.stdout, selectors.EVENT_READ)
@@ -246,6 +250,19 @@ class Run:
             remaining = self.remaining()
             if remaining is not None and remaining <= 0:
                 return "timeout"
+            if child.exit_status is not None and not self.eof:
+                # It exited but its output is still open: something it left running holds it.
+                # Give the pipe a moment to drain, then kill the leftovers, as nothing of an
+                # invocation may outlive it (classic would wait for them until exec_timeout).
+                if self.exited_at is None:
+                    self.exited_at = time.monotonic()
+                grace = self.exited_at + LEFTOVER_GRACE - time.monotonic()
+                if grace <= 0:
+                    if not self.leftovers_killed:
+                        self.leftovers_killed = True
+                        process_tree.kill_session(child.pid)
+                else:
+                    remaining = grace if remaining is None else min(grace, remaining)
             for key, _ in self.selector.select(remaining):
                 fd = key.fd
                 if fd == child.stdout:
