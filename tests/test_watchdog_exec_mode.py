@@ -35,7 +35,7 @@ def test_large_chunked_body_streams_through_both_ways(watchdog):
 
 
 def test_cgi_variables_and_a_private_tmpdir_per_request(watchdog, sandbox):
-    server = watchdog(fprocess="env")
+    server = watchdog(fprocess=sh('env; mkdir "$TMPDIR/dir"; touch "$TMPDIR/dir/file" "$TMPDIR/file"'))
     answer = server.post("/some/path?a=1&b=two", b"x", headers={"X-Custom-Header": "yes", "Content-Type": "text/plain"})
     variables = dict(line.split("=", 1) for line in answer.text.splitlines() if "=" in line)
     assert variables["Http_Method"] == "POST"
@@ -45,7 +45,9 @@ def test_cgi_variables_and_a_private_tmpdir_per_request(watchdog, sandbox):
     assert variables["Http_Content_Type"] == "text/plain"
     assert "Http_Host" not in variables
     tmpdir = variables["TMPDIR"]
-    assert os.path.dirname(tmpdir) == str(sandbox.tmp) and not os.path.exists(tmpdir)
+    assert os.path.dirname(tmpdir) == str(sandbox.tmp)
+    assert os.stat(tmpdir).st_mode & 0o777 == 0o700
+    assert os.listdir(tmpdir) == []  # emptied after the request (and reused by the next one)
 
 
 def test_cgi_headers_false_passes_no_request_variables(watchdog):

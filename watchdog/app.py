@@ -32,6 +32,7 @@ from watchdog.jobs import JobRunner
 from watchdog.metrics import Metrics
 from watchdog.shared_state import SharedState
 from watchdog.status import Outcome
+from watchdog.tempdirs import TempDirPool
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class Runtime:
     shared: SharedState
     runner: object  # ExecRunner or ForkRunner
     live: LiveChildren
+    temp_dirs: TempDirPool
     owned_server: Optional[ForkServerProcess] = None  # a standalone app's own fork server
 
     @classmethod
@@ -63,13 +65,14 @@ class Runtime:
         else:
             owned = ForkServerProcess(config.environ)
             runner = ForkRunner(owned.path, server=owned)
-        return cls(config, shared, runner, LiveChildren(), owned)
+        return cls(config, shared, runner, LiveChildren(), TempDirPool(config.temp_dir), owned)
 
     def close(self) -> None:
         """Kill what still runs (a stopping worker), stop an owned fork server."""
         killed = self.live.kill_all()
         if killed:
             log.warning("killed %d invocation(s) still running at exit", killed)
+        self.temp_dirs.close()
         if self.owned_server is not None:
             self.owned_server.stop()
 
@@ -77,7 +80,7 @@ class Runtime:
 def create_app(config: WatchdogConfig, runtime: Optional[Runtime] = None) -> Flask:
     """The watchdog's WSGI app for `config`."""
     runtime = runtime or Runtime.build(config)
-    invoker = Invoker(config, runtime.runner, runtime.live)
+    invoker = Invoker(config, runtime.runner, runtime.live, runtime.temp_dirs)
     jobs = JobRunner(invoker, runtime.shared, config.max_jobs, config.job_queue_size)
     metrics = Metrics()
     shared = runtime.shared

@@ -21,9 +21,7 @@ import dataclasses
 import logging
 import os
 import selectors
-import shutil
 import socket
-import tempfile
 import threading
 import time
 from typing import BinaryIO, Callable, Iterator, List, Optional, Tuple, Union
@@ -33,6 +31,7 @@ from watchdog.child import Child
 from watchdog.config import WatchdogConfig
 from watchdog.request_environ import cgi_variables, child_environ, marshal_request
 from watchdog.status import Outcome, outcome_of_exit
+from watchdog.tempdirs import TempDirPool
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +90,11 @@ class BodyError(Exception):
 class Invoker:
     """Runs invocations with one runner (exec or fork server) and one config."""
 
-    def __init__(self, config: WatchdogConfig, runner, live: "LiveChildren"):
+    def __init__(self, config: WatchdogConfig, runner, live: "LiveChildren", temp_dirs: TempDirPool):
         self.config = config
         self.runner = runner
         self.live = live
+        self.temp_dirs = temp_dirs
 
     # ---- shared by /run and /job
 
@@ -118,7 +118,10 @@ class Invoker:
         return child_environ(self.config.environ, cgi, temp_dir)
 
     def new_temp_dir(self) -> str:
-        return tempfile.mkdtemp(prefix="fwatchdog-", dir=self.config.temp_dir)
+        return self.temp_dirs.acquire()
+
+    def release_temp_dir(self, path: str) -> None:
+        self.temp_dirs.release(path)
 
     def read_body(self, request: IncomingRequest, limit: int) -> bytes:
         """The whole body (small bodies, marshal_request); raises BodyError."""
@@ -147,11 +150,11 @@ class Invoker:
                 body = self.read_body(request, self.config.max_body_size)
             child = self.runner.start(self.environ_for(request, temp_dir))
         except BodyError as err:
-            shutil.rmtree(temp_dir, ignore_errors=True)
+            self.release_temp_dir(temp_dir)
             finished(err.outcome.status)
             return message_reply(err.outcome, str(err), close=True)
         except Exception as err:
-            shutil.rmtree(temp_dir, ignore_errors=True)
+            self.release_temp_dir(temp_dir)
             log.error("cannot start %s: %s", " ".join(self.config.fprocess), err)
             finished(Outcome.FAILED.status)
             return message_reply(Outcome.FAILED, f"cannot start the function: {err}")
@@ -397,7 +400,7 @@ class Run:
             self.selector.close()
             child.close()
             self.invoker.live.discard(child)
-            shutil.rmtree(self.temp_dir, ignore_errors=True)
+            self.invoker.release_temp_dir(self.temp_dir)
             self.finished(status)
 
 

@@ -16,7 +16,6 @@ import itertools
 import logging
 import os
 import queue
-import shutil
 import threading
 import time
 from typing import List
@@ -64,11 +63,11 @@ class JobRunner:
         try:
             self._spool(request, os.path.join(temp_dir, BODY_FILE))
         except BodyError as err:
-            shutil.rmtree(temp_dir, ignore_errors=True)
+            self.invoker.release_temp_dir(temp_dir)
             self.slots.release()
             return message_reply(err.outcome, str(err), close=True)
         except BaseException:
-            shutil.rmtree(temp_dir, ignore_errors=True)
+            self.invoker.release_temp_dir(temp_dir)
             self.slots.release()
             raise
         detached = dataclasses.replace(request, stream=None, socket=None)
@@ -109,7 +108,7 @@ class JobRunner:
         try:
             child = self.invoker.runner.start(job.environ, stdin_fd=body)
         except Exception as err:
-            shutil.rmtree(job.temp_dir, ignore_errors=True)
+            self.invoker.release_temp_dir(job.temp_dir)
             log.error("job %d: cannot start the function: %s", job.id, err)
             return
         finally:
