@@ -81,8 +81,17 @@ def subcommand_names() -> List[str]:
 
 
 def faas_supervisor(argv: List[str]) -> int:
+    """Run one subcommand; a SupervisorError is one line on stderr and its exit status, never a traceback."""
+    from faassupervisor import logs
+    from faassupervisor.errors import SupervisorError
+
     args = faas_supervisor_parser().parse_args(argv)
-    return args.func(args)
+    logs.configure("INFO", capture=False)
+    try:
+        return args.func(args)
+    except SupervisorError as err:
+        sys.stderr.write(f"faas-supervisor {args.command}: error: {err}\n")
+        return int(err.exit_status)
 
 
 class _Base64Reader:

@@ -93,6 +93,49 @@ class ScaleSettings(NamedTuple):
     max_scale: int = 0
 
 
+class ExposeSettings(NamedTuple):
+    """OSCAR's `expose` section: a long-running server reached at /system/services/<name>/exposed/.
+
+    `api_port` 0 means the service is not exposed (OSCAR writes the section
+    with zero values into every function_config.yaml). Range and consistency
+    checks (min_scale <= max_scale, ...) belong to the control plane.
+    """
+
+    api_port: int = 0
+    min_scale: int = 1
+    max_scale: int = 10
+    cpu_threshold: int = 80
+    rewrite_target: bool = False
+    node_port: int = 0
+    set_auth: bool = False
+    default_command: bool = False
+    health_path: Optional[str] = None
+
+    @classmethod
+    def from_mapping(cls, data: Any, field: str = "expose") -> "ExposeSettings":
+        data = _mapping(data, field)
+        api_port = _int(data.get("api_port") or 0, f"{field}.api_port")
+        old_port = _int(data.get("port") or 0, f"{field}.port")  # the older spelling
+        if api_port and old_port and api_port != old_port:
+            raise BadConfig(f"{field}.api_port: {api_port} contradicts {field}.port: {old_port}; keep one")
+        node_key = "nodePort" if "nodePort" in data else "node_port"  # OSCAR's JSON name, or ours
+        return cls(
+            api_port=api_port or old_port,
+            min_scale=_int(data.get("min_scale", 1), f"{field}.min_scale"),
+            max_scale=_int(data.get("max_scale", 10), f"{field}.max_scale"),
+            cpu_threshold=_int(data.get("cpu_threshold", 80), f"{field}.cpu_threshold"),
+            rewrite_target=parse_bool(data.get("rewrite_target", False), f"{field}.rewrite_target"),
+            node_port=_int(data.get(node_key) or 0, f"{field}.{node_key}"),
+            set_auth=parse_bool(data.get("set_auth", False), f"{field}.set_auth"),
+            default_command=parse_bool(data.get("default_command", False), f"{field}.default_command"),
+            health_path=_opt_str(data.get("health_path"), f"{field}.health_path"),
+        )
+
+    @property
+    def exposed(self) -> bool:
+        return self.api_port != 0
+
+
 class ServiceConfig(NamedTuple):
     """One service, everything the supervisor and the control plane need of it."""
 
@@ -115,8 +158,7 @@ class ServiceConfig(NamedTuple):
     annotations: Mapping[str, str] = EMPTY
     synchronous: ScaleSettings = ScaleSettings()
     token: Optional[str] = None
-    # Sections only the control plane reads, kept as given (validated there).
-    expose: Optional[Mapping[str, Any]] = None
+    expose: Optional[ExposeSettings] = None  # only the control plane reads it
     raw: Mapping[str, Any] = EMPTY
 
     @classmethod
@@ -146,14 +188,14 @@ class ServiceConfig(NamedTuple):
             cpu=_opt_str(data.get("cpu"), "cpu"),
             enable_gpu=parse_bool(data.get("enable_gpu", False), "enable_gpu"),
             image_pull_secrets=_str_tuple(data.get("image_pull_secrets"), "image_pull_secrets"),
-            labels=_str_map(data.get("labels") or {}, "labels"),
-            annotations=_str_map(data.get("annotations") or {}, "annotations"),
+            labels=_str_map(data.get("labels") or {}, "labels", _QUALIFIED_KEY),
+            annotations=_str_map(data.get("annotations") or {}, "annotations", _QUALIFIED_KEY),
             synchronous=ScaleSettings(
                 min_scale=_int(synchronous.get("min_scale", 0), "synchronous.min_scale"),
                 max_scale=_int(synchronous.get("max_scale", 0), "synchronous.max_scale"),
             ),
             token=_opt_str(data.get("token"), "token"),
-            expose=_mapping(data["expose"], "expose") if data.get("expose") is not None else None,
+            expose=ExposeSettings.from_mapping(data["expose"]) if data.get("expose") is not None else None,
             raw=dict(data),
         )
         config.check_references()
@@ -247,11 +289,16 @@ def _str_tuple(value: Any, field: str) -> Tuple[str, ...]:
     return tuple(_str(v, f"{field}[{i}]") for i, v in enumerate(_list(value, field)))
 
 
-def _str_map(value: Any, field: str) -> Dict[str, str]:
+_VARIABLE_KEY = r"[A-Za-z_][A-Za-z0-9_.-]*"
+# Kubernetes label/annotation keys: an optional DNS-subdomain prefix and a '/' (`autoscaling.knative.dev/min-scale`).
+_QUALIFIED_KEY = r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
+
+
+def _str_map(value: Any, field: str, key_pattern: str = _VARIABLE_KEY) -> Dict[str, str]:
     value = _mapping(value, field)
     out = {}
     for key, item in value.items():
-        if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", key):
+        if not isinstance(key, str) or not re.fullmatch(key_pattern, key):
             raise BadConfig(f"{field}: {key!r} is not a valid name")
         out[key] = "" if item is None else (str(item).lower() if isinstance(item, bool) else _str(item, f"{field}.{key}"))
     return out

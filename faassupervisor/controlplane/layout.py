@@ -1,0 +1,61 @@
+"""Where things live in a service pod: the runtime, the config, and the names that point at them.
+
+One table for the renderer, the injector and the webhook, so a pod rendered by
+`faas-supervisor render` and a pod patched by `faas-supervisor inject` look the
+same. The paths are OSCAR's (`/oscar/bin`, `/oscar/config`), so images and
+scripts written for OSCAR keep working.
+"""
+
+from __future__ import annotations
+
+from faassupervisor import __version__
+
+RUNTIME_DIR = "/oscar/bin"
+WATCHDOG = f"{RUNTIME_DIR}/fwatchdog"
+SUPERVISOR = f"{RUNTIME_DIR}/supervisor"
+CONFIG_DIR = "/oscar/config"
+SCRIPT_FILE = "script.sh"
+CONFIG_FILE = "function_config.yaml"
+
+DEFAULT_KIT_IMAGE = f"ghcr.io/grycap/faas-supervisor-kit:{__version__}"
+DEFAULT_WEBHOOK_IMAGE = f"ghcr.io/grycap/faas-supervisor:{__version__}"
+KIT_INSTALL_DIR = "/target"  # where the init container sees the shared volume
+OSCAR_PVC = "oscar-pvc"  # OSCAR's volume holding the runtime, for the `pvc` injection
+
+RUNTIME_VOLUME = "oscar-bin"
+CONFIG_VOLUME = "oscar-config"
+INSTALL_CONTAINER = "faas-supervisor-install"
+SERVICE_CONTAINER = "oscar-container"  # OSCAR's name for the service's container
+WATCHDOG_PORT = 8080
+
+INJECTION_MODES = ("initcontainer", "pvc")
+
+# Annotations read (and one written) by the admission webhook.
+ANNOTATION_PREFIX = "faas-supervisor.io/"
+INJECT_ANNOTATION = ANNOTATION_PREFIX + "inject"
+CONFIG_ANNOTATION = ANNOTATION_PREFIX + "config"  # a ConfigMap projected at /oscar/config
+CONFIG_SECRET_ANNOTATION = ANNOTATION_PREFIX + "config-secret"  # a Secret projected beside it
+CONTAINER_ANNOTATION = ANNOTATION_PREFIX + "container"  # which container runs the runtime
+RUN_ANNOTATION = ANNOTATION_PREFIX + "run"  # watchdog | supervisor | none
+INJECTION_ANNOTATION = ANNOTATION_PREFIX + "injection"  # initcontainer | pvc
+STATUS_ANNOTATION = ANNOTATION_PREFIX + "status"  # written: "injected"
+CONFIG_HASH_ANNOTATION = ANNOTATION_PREFIX + "config-hash"  # rolls pods when script/config/token change
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "faas-supervisor"}
+OSCAR_SERVICE_LABEL = "oscar_service"  # OSCAR finds a service's objects by this label
+
+
+def config_map_name(service: str) -> str:
+    return service
+
+
+def config_secret_name(service: str) -> str:
+    return f"{service}-config"
+
+
+def user_secret_name(service: str) -> str:
+    return service  # OSCAR's name for the Secret holding `environment.secrets`
+
+
+def exposed_path(service: str) -> str:
+    return f"/system/services/{service}/exposed"
