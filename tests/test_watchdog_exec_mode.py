@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import socket
 import threading
 
@@ -171,14 +172,18 @@ def test_suppress_lock(watchdog, sandbox):
     assert server.get("/_/health").status == 200
 
 
-def test_sigterm_drains_in_flight_requests(watchdog, sandbox):
+@pytest.mark.parametrize("target", ["arbiter", "process group"])
+def test_sigterm_drains_in_flight_requests(watchdog, sandbox, target):
     server = watchdog(fprocess=sh("sleep 1.5; echo done"), healthcheck_interval="1s", write_timeout="20s")
     results = []
     threads = [threading.Thread(target=lambda: results.append(server.post("/", b""))) for _ in range(3)]
     for thread in threads:
         thread.start()
     server.wait_for(lambda: server.metric("http_requests_in_flight") == 3, what="three requests in flight")
-    server.process.send_signal(15)
+    if target == "arbiter":
+        server.process.send_signal(signal.SIGTERM)  # what the kubelet and `docker stop` do
+    else:
+        os.killpg(server.pid, signal.SIGTERM)  # what `timeout` and some init systems do
     server.wait_for(lambda: server.get("/_/health").status == 503, what="health to turn 503")
     refused = server.post("/", b"")
     assert refused.status == 503

@@ -111,8 +111,10 @@ class ForkServer:
         signal.set_wakeup_fd(self.wake_write)
         # A handler (even a no-op) makes SIGCHLD write to the wakeup fd.
         signal.signal(signal.SIGCHLD, lambda *_: None)
-        signal.signal(signal.SIGTERM, lambda *_: self.stop())
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the watchdog, which stops us
+        # Signals sent to the whole process group (Ctrl-C, `timeout`) reach us too: the watchdog
+        # decides when invocations end, and stops us by closing our stdin.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         self.selector.register(self.listener, selectors.EVENT_READ, self.accept)
         self.selector.register(self.wake_read, selectors.EVENT_READ, self.reap)
         self.selector.register(self.parent_fd, selectors.EVENT_READ, self.parent_readable)

@@ -17,6 +17,7 @@ decisions are taken in the arbiter's loop.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import time
 
@@ -62,6 +63,7 @@ class WatchdogServer(BaseApplication):
             "control_socket_disable": True,  # gunicorn >= 24's control socket: not ours to expose
             "when_ready": self._when_ready,
             "post_fork": self._post_fork,
+            "post_worker_init": self._post_worker_init,
             "worker_exit": self._worker_exit,
             "on_exit": self._on_exit,
         }
@@ -99,6 +101,17 @@ class WatchdogServer(BaseApplication):
         if self.forkserver is not None:
             self.forkserver.detach()
 
+    def _post_worker_init(self, worker) -> None:
+        graceful_exit = signal.getsignal(signal.SIGTERM)
+        shared = self.shared
+
+        def on_sigterm(signum, frame):
+            if shared.term_allowed and callable(graceful_exit):
+                graceful_exit(signum, frame)
+            # else: the group's SIGTERM; the arbiter got it too and drains, then stops us itself
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+
     def _worker_exit(self, arbiter, worker) -> None:
         if self.runtime is not None:
             self.runtime.close()
@@ -125,6 +138,11 @@ class WatchdogArbiter(Arbiter):
         app.shared.start_draining()
         lockfile.remove(app.config.lock_path)
         log.info("SIGTERM: draining %d invocation(s); refusing new ones", app.shared.busy)
+
+    def kill_worker(self, pid, sig) -> None:
+        if sig == signal.SIGTERM:
+            self.app.shared.allow_term()
+        super().kill_worker(pid, sig)
 
     def wait_for_signals(self, timeout=1.0):
         if self.drain_started is not None:

@@ -16,7 +16,8 @@ import threading
 
 
 class _Counters(ctypes.Structure):
-    _fields_ = [("draining", ctypes.c_int), ("in_flight", ctypes.c_int), ("jobs", ctypes.c_int)]
+    _fields_ = [("draining", ctypes.c_int), ("in_flight", ctypes.c_int), ("jobs", ctypes.c_int),
+                ("term_allowed", ctypes.c_int)]
 
 
 class SharedState:
@@ -35,6 +36,19 @@ class SharedState:
 
     def start_draining(self) -> None:
         self._counters.draining = 1
+
+    # ---- who may stop a worker
+
+    @property
+    def term_allowed(self) -> bool:
+        """Whether a SIGTERM reaching a worker comes from the arbiter (set just before it sends one).
+
+        A SIGTERM sent to the whole process group (`timeout`, some init systems) reaches the
+        workers too; they must keep serving while the arbiter drains, and stop when it says so."""
+        return bool(self._counters.term_allowed)
+
+    def allow_term(self) -> None:
+        self._counters.term_allowed = 1
 
     # ---- synchronous invocations
 
