@@ -100,7 +100,12 @@ def create_app(config: WatchdogConfig, runtime: Optional[Runtime] = None) -> Fla
             return _observed(metrics, method, started, reply)
         metrics.in_flight.inc()
 
+        done = []
+
         def finished(status: int) -> None:
+            if done:
+                return
+            done.append(status)
             metrics.in_flight.dec()
             shared.release()
             metrics.observe(method, status, time.monotonic() - started)

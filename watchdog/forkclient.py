@@ -175,6 +175,11 @@ class ForkedChild(Child):
             raise ForkServerUnavailable(message["error"])
 
     def kill(self) -> None:
+        if not self.pid and self.conn is not None:
+            try:
+                self.wait_for_pid()  # one fork away at most
+            except (ForkServerUnavailable, OSError):
+                return
         if self.pid:
             super().kill()
 
@@ -211,8 +216,8 @@ class ForkRunner:
         out_read, out_write = os.pipe()
         child = ForkedChild(conn, body_write, out_read)
         try:
+            # The pid arrives later, as an event: nothing needs it unless the invocation is killed.
             socket.send_fds(conn, [encode({"environ": dict(environ)})], [body_read, out_write])
-            child.wait_for_pid()
         except BaseException as err:
             child.close()
             if isinstance(err, OSError):

@@ -15,7 +15,8 @@ descriptors travel with SCM_RIGHTS, so bodies never pass through here:
     client -> server  {"environ": {...}} + fds [stdin read end, stdout write end]
     server -> client  {"pid": N}               right after the fork
     child  -> client  {"content_type": "..."}  before the first response byte
-    server -> client  {"exit": status}         after reaping the child (last message)
+    child  -> client  {"exit": status}         when the invocation is over, before the process exits
+    server -> client  {"exit": status}         after reaping the child (the answer when it was killed)
     server -> client  {"error": "..."}         when it could not fork
 
 Run as `python -m watchdog.forkserver SOCKET_NAME` (`@name`: abstract); it prints `ready` on
@@ -88,9 +89,38 @@ def preload() -> None:
         magic.from_buffer(b"{}", mime=True)  # loads libmagic's database once, shared by every child
     except Exception:  # no libmagic here: the supervisor reports it where it matters
         pass
-    warm_up = getattr(sys.modules.get("faassupervisor.invocation"), "warm_up", None)
-    if callable(warm_up):
-        warm_up()
+    warm_up()
+
+
+def warm_up() -> None:
+    """One throw-away invocation in this process, so that every child starts with what a first
+    invocation fills in (lazy imports, compiled patterns, logging setup) already there: each
+    child would otherwise redo it, on every request."""
+    import io
+    import tempfile
+
+    from faassupervisor.__main__ import supervisor_main
+    from faassupervisor.invocation import InvocationOptions
+
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with tempfile.TemporaryDirectory(prefix="fwatchdog-warm-up-") as tmp:
+            env = {
+                "PATH": os.environ.get("PATH", os.defpath),
+                "TMPDIR": tmp,
+                "SCRIPT": "dHJ1ZQo=",  # base64 of "true"
+                "FUNCTION_CONFIG": "bmFtZTogd2FybS11cApsb2dfbGV2ZWw6IENSSVRJQ0FMCg==",  # name: warm-up, CRITICAL
+                "FAAS_SUPERVISOR_CONFIG_DIR": os.path.join(tmp, "config"),
+                "FAAS_SUPERVISOR_STORAGE_DIR": os.path.join(tmp, "storage"),
+                "FAAS_SUPERVISOR_CACHE_DIR": os.path.join(tmp, "cache"),
+            }
+            supervisor_main([], env, io.BytesIO(b'{"warm": "up"}'), io.BytesIO(),
+                            InvocationOptions(logs_in_response=False))
+    except Exception as err:  # only an optimisation: serve anyway
+        sys.stderr.write(f"fork server: warm-up invocation failed ({type(err).__name__}: {err})\n")
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
 
 
 class ForkServer:
@@ -148,7 +178,10 @@ class ForkServer:
     def request(self, conn: socket.socket) -> None:
         self.selector.unregister(conn)
         try:
-            data, fds, _flags, _addr = socket.recv_fds(conn, MAX_MESSAGE, 2, socket.MSG_CMSG_CLOEXEC)
+            # Peek at the message's size first: a fixed 1 MiB buffer per request costs more than the call.
+            size = conn.recv_into(bytearray(1), 1, socket.MSG_PEEK | socket.MSG_TRUNC)
+            data, fds, _flags, _addr = socket.recv_fds(conn, max(1, min(size, MAX_MESSAGE)), 2,
+                                                       socket.MSG_CMSG_CLOEXEC)
         except OSError:
             conn.close()
             return
@@ -258,9 +291,12 @@ def run_supervisor(message: dict, fds: List[int], conn: socket.socket) -> int:
     stdin = os.fdopen(fds[0], "rb")
     stdout = os.fdopen(fds[1], "wb")
     options = InvocationOptions(logs_in_response=False, on_content_type=announce)
-    status = supervisor_main(argv=[], environ=message["environ"], stdin=stdin, stdout=stdout, options=options)
-    stdout.flush()
-    return int(status)
+    status = int(supervisor_main(argv=[], environ=message["environ"], stdin=stdin, stdout=stdout, options=options))
+    # The invocation is over (the supervisor has cleaned up after itself): tell the client now
+    # rather than after this process is torn down and reaped, which takes milliseconds.
+    stdout.close()
+    _send(conn, {"exit": status})
+    return status
 
 
 def _same_user(conn: socket.socket) -> bool:
