@@ -81,6 +81,7 @@ def test_python_m_watchdog_config_markdown():
     result = subprocess.run([sys.executable, "-m", "watchdog.config", "--markdown"], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0 and result.stdout.strip() == markdown_table()
+    assert result.stderr == ""  # no "found in sys.modules" warning: the package does not import it eagerly
 
 
 def test_fwatchdog_bad_value_is_one_line_and_non_zero(sandbox):

@@ -123,7 +123,7 @@ class Setting:
     default: Any
     doc: str
     default_doc: Optional[str] = None  # how the default reads in the README, when repr() would not do
-    classic: bool = True  # one of the OpenFaaS classic watchdog's variables
+    origin: str = "classic"  # whose variable: the OpenFaaS classic watchdog's, OSCAR's, POSIX's or ours
     secret: bool = False
 
 
@@ -151,7 +151,7 @@ SETTINGS: Tuple[Setting, ...] = (
             "container log. (The supervisor's logs always go to the container log.)"),
     Setting("content_type", "content_type", parse_text, "",
             "Force the response `Content-Type`. Unset: the supervisor's own choice, or in exec mode the "
-            "request's `Content-Type` (as classic)."),
+            "request's `Content-Type` (as classic).", default_doc="unset"),
     Setting("cgi_headers", "cgi_headers", parse_bool, True,
             "Pass the request headers, method, query and path to the process as `Http_*` variables."),
     Setting("marshal_request", "marshal_request", parse_bool, False,
@@ -166,30 +166,30 @@ SETTINGS: Tuple[Setting, ...] = (
     Setting("port", "port", parse_port, 8080, "TCP port to listen on."),
     # ---- ours
     Setting("listen_address", "listen_address", parse_text, "0.0.0.0",
-            "Address to listen on (`127.0.0.1` for local use only).", classic=False),
+            "Address to listen on (`127.0.0.1` for local use only).", origin="ours"),
     Setting("max_body_size", "max_body_size", parse_size, 1 << 30,
             "Largest request body (bytes; `100M`, `512Mi`, `1Gi`); above it: 413. `0`: no limit.",
-            default_doc="`1Gi`", classic=False),
+            default_doc="`1Gi`", origin="ours"),
     Setting("workers", "workers", parse_positive, 1,
             "gunicorn worker processes. Metrics are per worker: keep 1 unless the HTTP layer itself "
-            "is the bottleneck.", classic=False),
+            "is the bottleneck.", origin="ours"),
     Setting("threads", "threads", parse_count, 0,
             "Threads per worker (each serves one request at a time). `0`: `max_inflight` + 16, or 64.",
-            default_doc="`0` (auto)", classic=False),
+            default_doc="`0` (auto)", origin="ours"),
     Setting("max_jobs", "max_jobs", parse_positive, 2,
-            "Background invocations (`POST /job/<service>`) run at once.", classic=False),
+            "Background invocations (`POST /job/<service>`) run at once.", origin="ours"),
     Setting("job_queue_size", "job_queue_size", parse_count, 100,
             "Background invocations waiting to run; above it `POST /job/<service>` answers 429.",
-            classic=False),
+            origin="ours"),
     Setting("OSCAR_SERVICE_TOKEN", "service_token", parse_text, "",
             "When set, `/run/<service>` and `/job/<service>` require `Authorization: Bearer <token>` (else 401).",
-            default_doc="unset", classic=False, secret=True),
+            default_doc="unset", origin="OSCAR", secret=True),
     Setting("OSCAR_SERVICE_NAME", "service_name", parse_text, "",
             "When set, `/run/<name>` and `/job/<name>` answer 404 for any other name.",
-            default_doc="unset", classic=False),
+            default_doc="unset", origin="OSCAR"),
     Setting("TMPDIR", "temp_dir", parse_text, "/tmp",
             "Parent of each request's private temporary directory, and where the lock file goes.",
-            classic=False),
+            origin="POSIX"),
 )
 
 
@@ -269,10 +269,10 @@ def is_supervisor_command(argv: Tuple[str, ...]) -> bool:
 
 def markdown_table() -> str:
     """The README's configuration table, from the declarations."""
-    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    lines = ["| variable | default | meaning |", "|---|---|---|"]  # unmarked: the classic watchdog's
     for setting in SETTINGS:
         default = setting.default_doc or f"`{_show_default(setting.default)}`"
-        origin = "" if setting.classic else " *(ours)*"
+        origin = "" if setting.origin == "classic" else f" *({setting.origin})*"
         lines.append(f"| `{setting.env}`{origin} | {default} | {setting.doc} |")
     return "\n".join(lines)
 

@@ -63,8 +63,6 @@ PRELOAD = (
     "faassupervisor.storage.transfer",
     "faassupervisor.storage.providers.local",
     "faassupervisor.config.loader",
-    "yaml",
-    "zipfile",
     "mimetypes",
 )
 
