@@ -148,7 +148,8 @@ def throughput(work: Path) -> List[str]:
     wrk = ensure_wrk()
     rows = [
         f"Load generator: {'wrk' if wrk else 'Python threads + http.client (wrk unavailable)'}, "
-        f"{DURATION:g} s per cell, {os.cpu_count()} CPU(s), loopback.",
+        f"{DURATION:g} s per cell, {os.cpu_count()} CPU(s), loopback; load average before: "
+        f"{os.getloadavg()[0]:.1f}.",
         "",
         "| mode | concurrency | req/s | p50 ms | p99 ms | non-200 | baseline req/s | baseline p50 ms |",
         "|---|---|---|---|---|---|---|---|",
@@ -172,15 +173,20 @@ def throughput(work: Path) -> List[str]:
     return rows
 
 
-def _rss_kib(pid: int) -> int:
+def _memory_kib(pid: int) -> Tuple[int, int]:
+    """(RSS, PSS) of one process in KiB. PSS splits pages shared after fork between their sharers,
+    so it adds up across the watchdog's forked processes; RSS counts shared pages in each."""
+    rss = pss = 0
     try:
-        with open(f"/proc/{pid}/status") as handle:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
             for line in handle:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1])
     except OSError:
         pass
-    return 0
+    return rss, pss
 
 
 def big_body(work: Path) -> List[str]:
@@ -193,20 +199,22 @@ def big_body(work: Path) -> List[str]:
             out.write(base64.b64encode(chunk))
     size = source.stat().st_size
     server = WatchdogProcess(env, {"exec_timeout": "600s"}, log_dir=str(work)).start()
-    peaks = {"watchdog (arbiter + worker + fork server)": 0, "supervisor and its script": 0, "total": 0}
+    roles = ("watchdog (arbiter + worker + fork server)", "supervisor and its script", "total")
+    peaks = {role: [0, 0] for role in roles}  # [RSS, PSS] KiB
     stop = threading.Event()
-    watchdog_pids = set()
 
     def sample():
         while not stop.is_set():
-            tree = server.tree()
             mine = {server.pid, *server.workers(), server.forkserver()}
-            watchdog_pids.update(p for p in mine if p)
-            ours = sum(_rss_kib(p) for p in tree if p in mine)
-            theirs = sum(_rss_kib(p) for p in tree if p not in mine)
-            peaks["watchdog (arbiter + worker + fork server)"] = max(peaks["watchdog (arbiter + worker + fork server)"], ours)
-            peaks["supervisor and its script"] = max(peaks["supervisor and its script"], theirs)
-            peaks["total"] = max(peaks["total"], ours + theirs)
+            sums = {role: [0, 0] for role in roles}
+            for pid in server.tree():
+                rss, pss = _memory_kib(pid)
+                role = roles[0] if pid in mine else roles[1]
+                for key in (role, "total"):
+                    sums[key][0] += rss
+                    sums[key][1] += pss
+            for role in roles:
+                peaks[role] = [max(a, b) for a, b in zip(peaks[role], sums[role])]
             time.sleep(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -233,13 +241,13 @@ def big_body(work: Path) -> List[str]:
         source.unlink()
     rows = [
         f"{size / (1 << 20):.0f} MiB base64 body, its file copied back as the response ({received / (1 << 20):.0f} MiB, "
-        f"status {status}) in {elapsed:.1f} s; RSS sampled every 20 ms, summed over the processes.",
+        f"status {status}) in {elapsed:.1f} s; memory sampled every 20 ms, summed over the processes.",
         "",
-        "| processes | peak RSS MiB | target |",
-        "|---|---|---|",
+        "| processes | peak RSS MiB | peak PSS MiB | target |",
+        "|---|---|---|---|",
     ]
-    for name, kib in peaks.items():
-        rows.append(f"| {name} | {kib / 1024:.0f} | {'<= 100' if name == 'total' else ''} |")
+    for role, (rss, pss) in peaks.items():
+        rows.append(f"| {role} | {rss / 1024:.0f} | {pss / 1024:.0f} | {'<= 100' if role == 'total' else ''} |")
     return rows
 
 
