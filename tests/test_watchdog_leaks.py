@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.watchdog_server import open_fds, watchdog, zombies  # noqa: F401  (fixture)
+from tests.watchdog_server import children, open_fds, watchdog, zombies  # noqa: F401  (fixture)
 
 REQUESTS = 300
 SCRIPT = """#!/bin/sh
@@ -27,8 +27,14 @@ def _kinds(pid):
     return Counter(target.split(":[")[0] for target in open_fds(pid))
 
 
+def _idle(server) -> bool:
+    """No invocation running: the fork server's only child is its spare, nobody is a zombie."""
+    forkserver = server.forkserver()
+    return (forkserver is None or len(children(forkserver)) <= 1) and not zombies(server.tree())
+
+
 def _settled(server, pids, baseline):
-    return all(_kinds(pid) == baseline[pid] for pid in pids) and not zombies(server.tree())
+    return _idle(server) and all(_kinds(pid) == baseline[pid] for pid in pids)
 
 
 @pytest.mark.parametrize("mode", ["fork server", "exec"])
@@ -54,6 +60,7 @@ def test_hundreds_of_invocations_leave_nothing_behind(watchdog, sandbox, mode):
         for got, expected in pool.map(call, range(20)):
             assert got == expected
     pids = [pid for pid in (server.workers() + [server.forkserver()]) if pid]
+    server.wait_for(lambda: _idle(server), what="the warm-up requests to be over")
     baseline = {pid: _kinds(pid) for pid in pids}
 
     with ThreadPoolExecutor(8) as pool:

@@ -113,10 +113,10 @@ class WatchdogProcess:
         return [self.pid] + process_tree.descendants(self.pid)
 
     def workers(self) -> List[int]:
-        return [pid for pid in _children(self.pid) if b"forkserver" not in _cmdline(pid)]
+        return [pid for pid in children(self.pid) if b"forkserver" not in _cmdline(pid)]
 
     def forkserver(self) -> Optional[int]:
-        found = [pid for pid in _children(self.pid) if b"watchdog.forkserver" in _cmdline(pid)]
+        found = [pid for pid in children(self.pid) if b"watchdog.forkserver" in _cmdline(pid)]
         return found[0] if found else None
 
     # ---- HTTP
@@ -170,7 +170,7 @@ def _canonical(key: str) -> str:
     return name + "{" + ",".join(labels) + "}"
 
 
-def _children(pid: int) -> List[int]:
+def children(pid: int) -> List[int]:
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():

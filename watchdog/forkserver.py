@@ -34,7 +34,7 @@ import signal
 import socket
 import struct
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 MAX_MESSAGE = 1 << 20  # the request message carries the child's whole environment
 SEND_BUFFER = 4 << 20
@@ -122,6 +122,13 @@ def warm_up() -> None:
 
 
 class ForkServer:
+    """Accepts requests and hands each to a child; keeps one child forked in advance (the spare).
+
+    The spare has already done what every child does before it can work (fork, setsid, signal
+    and descriptor hygiene), so a request only waits for the hand-over; the next spare is
+    forked while the current child runs.
+    """
+
     def __init__(self, path: str, parent_fd: int):
         self.path = path
         self.parent_fd = parent_fd
@@ -129,6 +136,8 @@ class ForkServer:
         self.children: Dict[int, socket.socket] = {}  # pid -> the client connection
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.wake_read, self.wake_write = os.pipe()
+        self.spare: Optional[Tuple[int, socket.socket]] = None  # (pid, our end of its socket)
+        self.spares = True  # keep a spare; off after a spare failed
         self.running = True
 
     def serve(self) -> None:
@@ -154,6 +163,7 @@ class ForkServer:
         # From now on stdout is the container log, like stderr: nothing a child prints may
         # land in the pipe the watchdog stopped reading.
         os.dup2(2, 1)
+        self.fork_spare()
         while self.running:
             for key, _events in self.selector.select():
                 key.data(key.fileobj)
@@ -176,33 +186,62 @@ class ForkServer:
     def request(self, conn: socket.socket) -> None:
         self.selector.unregister(conn)
         try:
-            # Peek at the message's size first: a fixed 1 MiB buffer per request costs more than the call.
-            size = conn.recv_into(bytearray(1), 1, socket.MSG_PEEK | socket.MSG_TRUNC)
-            data, fds, _flags, _addr = socket.recv_fds(conn, max(1, min(size, MAX_MESSAGE)), 2,
-                                                       socket.MSG_CMSG_CLOEXEC)
+            data, fds = _receive(conn, 2)
         except OSError:
             conn.close()
             return
         if not data or len(fds) != 2:
-            for fd in fds:
-                os.close(fd)
+            _close_all(fds)
             conn.close()
             return
         try:
-            message = json.loads(data)
-            pid = os.fork()
+            pid = self.hand_over(data, fds, conn)
         except (ValueError, OSError) as err:
             _send(conn, {"error": f"fork server: {err}"})
-            for fd in fds:
-                os.close(fd)
             conn.close()
             return
-        if pid == 0:
-            self.become_child(conn, message, fds)  # never returns
-        for fd in fds:
-            os.close(fd)
+        finally:
+            _close_all(fds)  # the child has its own copies now
         self.children[pid] = conn
         _send(conn, {"pid": pid})
+        if self.spare is None and self.spares:
+            self.fork_spare()  # for the next request, while this one runs
+
+    def hand_over(self, data: bytes, fds: List[int], conn: socket.socket) -> int:
+        """Give the request to the spare (or, if there is none, to a child forked now); its pid."""
+        spare, self.spare = self.spare, None
+        if spare is not None:
+            pid, link = spare
+            try:
+                socket.send_fds(link, [data], [fds[0], fds[1], conn.fileno()])
+                return pid
+            except OSError:
+                pass  # it died meanwhile: reaped as an unknown child; fork one now instead
+            finally:
+                link.close()
+        message = json.loads(data)
+        pid = os.fork()
+        if pid == 0:
+            self.become_child(conn)
+            _run_child(message, fds, conn)  # never returns
+        return pid
+
+    def fork_spare(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+        try:
+            pid = os.fork()
+        except OSError as err:
+            sys.stderr.write(f"fork server: cannot fork a spare child ({err}); forking per request\n")
+            ours.close()
+            theirs.close()
+            return
+        if pid == 0:
+            ours.close()
+            self.become_child(theirs)
+            _wait_and_run(theirs)  # never returns
+        theirs.close()
+        self.spare = (pid, ours)
 
     def reap(self, wake_read) -> None:
         try:
@@ -216,6 +255,14 @@ class ForkServer:
                 return
             if pid == 0:
                 return
+            if self.spare is not None and self.spare[0] == pid:
+                # A spare never exits on its own while we run: something is wrong with forking
+                # ahead, so fork per request from now on rather than loop on failing spares.
+                sys.stderr.write(f"fork server: spare child exited ({status}); forking per request\n")
+                self.spare[1].close()
+                self.spare = None
+                self.spares = False
+                continue
             conn = self.children.pop(pid, None)
             if conn is not None:  # else an adopted orphan: reaped so it leaves no zombie
                 _send(conn, {"exit": os.waitstatus_to_exitcode(status)})
@@ -236,6 +283,10 @@ class ForkServer:
         """The watchdog is gone: leave no invocation behind."""
         from faassupervisor import process_tree
 
+        if self.spare is not None:
+            self.spare[1].close()  # EOF: the spare exits
+            self.children[self.spare[0]] = None
+            self.spare = None
         for pid in list(self.children):
             process_tree.kill_session(pid)
         for pid, conn in self.children.items():
@@ -243,39 +294,86 @@ class ForkServer:
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
-            conn.close()
+            if conn is not None:
+                conn.close()
         process_tree.reap_children()
 
-    # ---- in the forked child
+    # ---- in a forked child
 
-    def become_child(self, conn: socket.socket, message: dict, fds: List[int]) -> None:
-        status = 1
+    def become_child(self, keep: socket.socket) -> None:
+        """What every child does first: its own session, default signals, none of our descriptors."""
         try:
             os.setsid()
             signal.set_wakeup_fd(-1)
             for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, signal.SIG_DFL)
-            self.close_server_fds(keep=conn)
-            status = run_supervisor(message, fds, conn)
+            for key in list(self.selector.get_map().values()):
+                if key.fileobj is not keep and isinstance(key.fileobj, socket.socket):
+                    key.fileobj.close()
+            self.selector.close()
+            for conn in self.children.values():
+                if conn is not None and conn is not keep:
+                    conn.close()
+            if self.spare is not None:
+                self.spare[1].close()
+            self.listener.close()
+            for fd in (self.wake_read, self.wake_write, self.parent_fd):
+                os.close(fd)
         except BaseException as err:  # noqa: B902 - nothing may escape a forked child
-            try:
-                sys.stderr.write(f"fork server child: {type(err).__name__}: {err}\n")
-                sys.stderr.flush()
-            except BaseException:
-                pass
-        finally:
-            os._exit(status)
+            _die(err)
 
-    def close_server_fds(self, keep: socket.socket) -> None:
-        for key in list(self.selector.get_map().values()):
-            if key.fileobj is not keep and isinstance(key.fileobj, socket.socket):
-                key.fileobj.close()
-        self.selector.close()
-        for conn in self.children.values():
-            conn.close()
-        self.listener.close()
-        for fd in (self.wake_read, self.wake_write, self.parent_fd):
+
+def _wait_and_run(link: socket.socket) -> None:
+    """The spare: wait for a request from the server, run it, exit."""
+    try:
+        data, fds = _receive(link, 3)
+        link.close()
+        if not data or len(fds) != 3:
+            os._exit(0)  # the server is gone (or sent nonsense): nothing to do
+        conn = socket.socket(fileno=fds[2])
+        message = json.loads(data)
+    except BaseException as err:  # noqa: B902
+        _die(err)
+    _run_child(message, fds[:2], conn)
+
+
+def _run_child(message: dict, fds: List[int], conn: socket.socket) -> None:
+    status = 1
+    try:
+        status = run_supervisor(message, fds, conn)
+    except BaseException as err:  # noqa: B902 - nothing may escape a forked child
+        _report(err)
+    finally:
+        os._exit(status)
+
+
+def _die(err: BaseException) -> None:
+    _report(err)
+    os._exit(1)
+
+
+def _report(err: BaseException) -> None:
+    try:
+        sys.stderr.write(f"fork server child: {type(err).__name__}: {err}\n")
+        sys.stderr.flush()
+    except BaseException:  # noqa: B902
+        pass
+
+
+def _receive(sock: socket.socket, max_fds: int) -> Tuple[bytes, List[int]]:
+    """One whole message and its descriptors; the size is peeked first (no fixed 1 MiB buffer per call)."""
+    size = sock.recv_into(bytearray(1), 1, socket.MSG_PEEK | socket.MSG_TRUNC)
+    data, fds, _flags, _addr = socket.recv_fds(sock, max(1, min(size, MAX_MESSAGE)), max_fds,
+                                               socket.MSG_CMSG_CLOEXEC)
+    return data, fds
+
+
+def _close_all(fds: List[int]) -> None:
+    for fd in fds:
+        try:
             os.close(fd)
+        except OSError:
+            pass
 
 
 def run_supervisor(message: dict, fds: List[int], conn: socket.socket) -> int:
