@@ -77,8 +77,7 @@ class Invocation:
         if self.service.output:
             from faassupervisor.storage import transfer  # deferred: only services with outputs upload
 
-            count = transfer.upload_outputs(output_dir, self.service, self.providers)
-            log.info("uploaded %d file(s) to storage", count)
+            transfer.upload_outputs(output_dir, self.service, self.providers)  # logs its own summary
         return self._respond(self._success_response(output_dir, private, script_output), stdout, result)
 
     def _stage_input(self, stdin: BinaryIO, input_dir: Path) -> Dict[str, str]:

@@ -22,6 +22,10 @@ GROUP = "faassupervisor.storage_providers"
 # scanning every installed distribution's metadata costs tens of milliseconds.
 BUILTIN = {
     "local": "faassupervisor.storage.providers.local:LocalProvider",
+    "minio": "faassupervisor.storage.providers.minio:MinioProvider",
+    "s3": "faassupervisor.storage.providers.s3:S3Provider",
+    "webdav": "faassupervisor.storage.providers.webdav:WebdavProvider",
+    "onedata": "faassupervisor.storage.providers.onedata:OnedataProvider",
 }
 
 

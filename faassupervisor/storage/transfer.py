@@ -1,22 +1,47 @@
 """Moving files between the invocation's temp dirs and storage providers.
 
 Which object to fetch and which outputs go where is decided here, once, for
-every provider: a provider only ever sees plain `download`/`upload` calls.
+every provider: a provider only ever sees plain `size`/`download`/`upload`
+calls. The care that keeps data from being lost lives here too, so that every
+provider gets it:
+
+- uploads run in parallel on a bounded pool, largest files first, with at most
+  `LARGE_FILE_SLOTS` multipart-sized files at a time (memory stays bounded:
+  see `faassupervisor.storage.provider.PART_SIZE`);
+- transient failures are retried by `faassupervisor.storage.retry`'s policy;
+- every upload is proven before it is reported as done (the PUT's ETag equal
+  to the file's MD5, else the stored size from a HEAD), every download checked
+  against the object's size before the script sees it; a download lands in a
+  partial file renamed into place, so a failed one leaves nothing behind;
+- long transfers log a progress line every `PROGRESS_INTERVAL` seconds;
+- a final failure is one StorageFailure listing every file that did not arrive.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import threading
+import time
 from pathlib import Path
-from typing import List, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from faassupervisor.config.service import ServiceConfig, StoragePath
-from faassupervisor.errors import StorageFailure
+from faassupervisor.errors import StorageFailure, SupervisorError
 from faassupervisor.events.storage import StorageEvent, match_input
 from faassupervisor.paths import safe_join, safe_relative
+from faassupervisor.storage.provider import MULTIPART_THRESHOLD, MiB, StorageProvider
 from faassupervisor.storage.registry import ProviderSet
+from faassupervisor.storage.retry import DEFAULT_POLICY, RetryPolicy, TransientStorageError
 
 log = logging.getLogger(__name__)
+
+UPLOAD_WORKERS = 8  # files in flight at once
+LARGE_FILE_SLOTS = 2  # of which at most this many are multipart-sized
+PROGRESS_INTERVAL = 10.0  # seconds between progress lines while a transfer runs
+
+_UNKNOWN = -1  # the provider cannot tell an object's size: the transfer goes unverified
 
 
 def event_input_path(event: StorageEvent, input_dir: Path) -> Path:
@@ -24,15 +49,69 @@ def event_input_path(event: StorageEvent, input_dir: Path) -> Path:
     return safe_join(input_dir, safe_relative(event.key).name)
 
 
-def fetch_event_object(event: StorageEvent, service: ServiceConfig, providers: ProviderSet, dest: Path) -> None:
+def fetch_event_object(
+    event: StorageEvent,
+    service: ServiceConfig,
+    providers: ProviderSet,
+    dest: Path,
+    *,
+    policy: RetryPolicy = DEFAULT_POLICY,
+    progress_interval: float = PROGRESS_INTERVAL,
+) -> int:
+    """Download the event's object into `dest` from the matching input provider; its size in bytes."""
     ref, _entry = match_input(service, event)
     provider = providers.get(ref)
     log.info("downloading %s/%s from %s", event.bucket, event.key, ref)
+    started = time.monotonic()
+    size = download(provider, event.bucket, event.key, dest, policy=policy, progress_interval=progress_interval)
+    log.info("downloaded %s/%s (%s) in %.1f s", event.bucket, event.key, _human(size), time.monotonic() - started)
+    return size
+
+
+def download(
+    provider: StorageProvider,
+    bucket: str,
+    key: str,
+    dest: Path,
+    *,
+    policy: RetryPolicy = DEFAULT_POLICY,
+    progress_interval: float = PROGRESS_INTERVAL,
+) -> int:
+    """Fetch `bucket/key` into `dest`, size-checked and retried; nothing is left at `dest` on failure."""
+    partial = dest.with_name(f".{dest.name}.partial")
+    expected = [_UNKNOWN]
+
+    def attempt() -> int:
+        expected[0] = _stored_size(provider, bucket, key)
+        if expected[0] is None:
+            raise provider.failure("download", bucket, key, "object not found")
+        try:
+            provider.download(bucket, key, partial)
+            got = partial.stat().st_size
+        except BaseException:
+            partial.unlink(missing_ok=True)  # never hand the script half an object
+            raise
+        if expected[0] != _UNKNOWN and got != expected[0]:
+            partial.unlink(missing_ok=True)
+            raise provider.failure("download", bucket, key, f"got {got} of {expected[0]} bytes", transient=True)
+        os.replace(partial, dest)
+        return got
+
+    def describe() -> str:
+        done = partial.stat().st_size if partial.exists() else 0
+        total = f" of {_human(expected[0])}" if expected[0] not in (None, _UNKNOWN) else ""
+        return f"downloading {bucket}/{key} from {provider.ref}: {_human(done)}{total}"
+
     try:
-        provider.download(event.bucket, event.key, dest)
-    except BaseException:
-        dest.unlink(missing_ok=True)  # never hand the script half an object
+        with _ProgressLog(describe, progress_interval):
+            return policy.call(attempt)
+    except SupervisorError:
         raise
+    except Exception as err:  # a provider bug must still fail as storage, naming the object
+        log.debug("unexpected error downloading %s/%s", bucket, key, exc_info=True)
+        raise StorageFailure(f"{provider.ref}: cannot download {bucket}/{key}: {type(err).__name__}: {err}") from None
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def plan_uploads(output_dir: Path, outputs) -> List[Tuple[StoragePath, Path, str, str]]:
@@ -49,16 +128,207 @@ def plan_uploads(output_dir: Path, outputs) -> List[Tuple[StoragePath, Path, str
     return plan
 
 
-def upload_outputs(output_dir: Path, service: ServiceConfig, providers: ProviderSet) -> int:
+def upload_outputs(
+    output_dir: Path,
+    service: ServiceConfig,
+    providers: ProviderSet,
+    *,
+    policy: RetryPolicy = DEFAULT_POLICY,
+    workers: int = UPLOAD_WORKERS,
+    progress_interval: float = PROGRESS_INTERVAL,
+) -> int:
     """Upload every selected output; StorageFailure listing every file that did not arrive."""
-    failures = []
     plan = plan_uploads(output_dir, service.output)
-    for entry, path, bucket, key in plan:
+    if not plan:
+        return 0
+    # Providers are built here, in one thread: ProviderSet is not thread-safe.
+    jobs = [
+        _Upload(providers.get(entry.provider), path, path.relative_to(output_dir).as_posix(), bucket, key)
+        for entry, path, bucket, key in plan
+    ]
+    jobs.sort(key=lambda job: job.size, reverse=True)  # the longest first: the pool drains evenly
+    progress = _UploadProgress(jobs)
+    log.info(
+        "uploading %d file(s), %s, to %s",
+        len(jobs),
+        _human(progress.total_bytes),
+        ", ".join(sorted({job.provider.ref for job in jobs})),
+    )
+    large_slots = threading.BoundedSemaphore(LARGE_FILE_SLOTS)
+    failures: List[str] = []
+
+    def run(job: "_Upload") -> None:
+        slot = large_slots if job.size >= MULTIPART_THRESHOLD else contextlib.nullcontext()
+        progress.started(job)
         try:
-            providers.get(entry.provider).upload(path, bucket, key)
-            log.info("uploaded %s to %s %s/%s", path.name, entry.provider, bucket, key)
-        except StorageFailure as err:
-            failures.append(f"{path.relative_to(output_dir)} -> {entry.provider}:{bucket}/{key} ({err})")
+            with slot:
+                _upload_verified(job, policy)
+        except SupervisorError as err:
+            failures.append(f"{job.relative} ({err})")
+            log.error("%s", err)
+        except Exception as err:  # a provider bug must still be reported against its file
+            failures.append(f"{job.relative} ({job.provider.ref}: {type(err).__name__}: {err})")
+            log.error("uploading %s to %s failed", job.relative, job.provider.ref, exc_info=True)
+        else:
+            log.info("uploaded %s to %s %s/%s (%s)", job.relative, job.provider.ref, job.bucket, job.key, _human(job.size))
+        finally:
+            progress.finished(job)
+
+    from concurrent.futures import ThreadPoolExecutor  # deferred, like hashlib: most invocations upload nothing
+
+    with _ProgressLog(progress.describe, progress_interval):
+        pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs))), thread_name_prefix="upload")
+        finished = False
+        try:
+            for future in [pool.submit(run, job) for job in jobs]:
+                future.result()  # `run` handles its own errors; this only waits
+            finished = True
+        finally:
+            # Interrupted (SIGTERM): start nothing new; uploads in flight end on their own timeouts.
+            pool.shutdown(wait=finished, cancel_futures=True)
     if failures:
-        raise StorageFailure(f"{len(failures)} of {len(plan)} uploads failed: " + "; ".join(failures))
-    return len(plan)
+        raise StorageFailure(
+            f"{len(failures)} of {len(jobs)} uploads did not arrive: " + "; ".join(sorted(failures))
+        )
+    log.info("uploaded %d file(s), %s, in %.1f s", len(jobs), _human(progress.total_bytes), progress.elapsed())
+    return len(jobs)
+
+
+class _Upload:
+    """One file going to one output entry's provider."""
+
+    def __init__(self, provider: StorageProvider, path: Path, relative: str, bucket: str, key: str):
+        self.provider = provider
+        self.path = path
+        self.relative = relative
+        self.bucket = bucket
+        self.key = key
+        self.size = path.stat().st_size
+
+
+def _upload_verified(job: _Upload, policy: RetryPolicy) -> None:
+    """Upload, then prove the stored object is the file; a mismatch is retried like any transient failure.
+
+    The proof is the ETag the PUT answered with when it is the file's MD5 (no
+    extra request), else the stored size from a HEAD: multipart uploads,
+    encrypted buckets and non-S3 providers take that path.
+    """
+    provider, bucket, key = job.provider, job.bucket, job.key
+
+    def attempt() -> None:
+        etag = provider.upload(job.path, bucket, key)
+        if isinstance(etag, str) and _is_md5_of(etag, job.path):
+            return
+        stored = _stored_size(provider, bucket, key)
+        if stored == _UNKNOWN:
+            return
+        if stored is None:
+            raise provider.failure("upload", bucket, key, "object missing right after upload", transient=True)
+        if stored != job.size:
+            raise provider.failure(
+                "upload", bucket, key, f"stored {stored} bytes, the file has {job.size}", transient=True
+            )
+
+    policy.call(attempt)
+
+
+def _is_md5_of(etag: str, path: Path) -> bool:
+    """Whether an ETag is the MD5 of the file (multipart and encrypted uploads' ETags are not)."""
+    etag = etag.strip('"').lower()
+    if len(etag) != 32 or "-" in etag:
+        return False
+    import hashlib  # deferred: loading OpenSSL costs ~3 ms of a start-up that uploads nothing
+
+    digest = hashlib.md5(usedforsecurity=False)  # an integrity check, not security
+    with open(path, "rb") as src:
+        for block in iter(lambda: src.read(1024 * 1024), b""):
+            digest.update(block)  # hashlib releases the GIL: other uploads go on meanwhile
+    return digest.hexdigest() == etag
+
+
+def _stored_size(provider: StorageProvider, bucket: str, key: str) -> Optional[int]:
+    try:
+        return provider.size(bucket, key)
+    except NotImplementedError:
+        log.debug("%s cannot report object sizes: transfer of %s/%s not verified", provider.ref, bucket, key)
+        return _UNKNOWN
+
+
+class _UploadProgress:
+    """Counts for the progress line: files and bytes done, files in flight."""
+
+    def __init__(self, jobs: List[_Upload]):
+        self.total_files = len(jobs)
+        self.total_bytes = sum(job.size for job in jobs)
+        self._done_files = 0
+        self._done_bytes = 0
+        self._in_flight: List[str] = []
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+
+    def started(self, job: _Upload) -> None:
+        with self._lock:
+            self._in_flight.append(job.relative)
+
+    def finished(self, job: _Upload) -> None:
+        with self._lock:
+            self._in_flight.remove(job.relative)
+            self._done_files += 1
+            self._done_bytes += job.size
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self._started
+
+    def describe(self) -> str:
+        with self._lock:
+            flying = ", ".join(self._in_flight[:3]) + (" ..." if len(self._in_flight) > 3 else "")
+            return (
+                f"uploading: {self._done_files} of {self.total_files} files done "
+                f"({_human(self._done_bytes)} of {_human(self.total_bytes)}) after {self.elapsed():.0f} s"
+                + (f"; in flight: {flying}" if flying else "")
+            )
+
+
+class _ProgressLog:
+    """Logs `describe()` every `interval` seconds until the block ends: silent for short transfers."""
+
+    def __init__(self, describe: Callable[[], str], interval: float):
+        self._describe = describe
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="transfer-progress", daemon=True)
+
+    def __enter__(self) -> "_ProgressLog":
+        if self._interval > 0:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                log.info("%s", self._describe())
+            except Exception:  # noqa: BLE001 - a progress line must never break a transfer
+                log.debug("progress line failed", exc_info=True)
+
+
+def _human(size: Optional[int]) -> str:
+    if size is None or size < 0:
+        return "? bytes"
+    if size < 1024 * 1024:
+        return f"{size} bytes" if size < 1024 else f"{size / 1024:.1f} KiB"
+    return f"{size / MiB:.1f} MiB"
+
+
+__all__ = [
+    "TransientStorageError",
+    "download",
+    "event_input_path",
+    "fetch_event_object",
+    "plan_uploads",
+    "upload_outputs",
+]

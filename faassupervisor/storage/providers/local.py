@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 from faassupervisor.errors import StorageFailure
 from faassupervisor.paths import safe_join
@@ -31,6 +31,14 @@ class LocalProvider(StorageProvider):
     def _object_path(self, bucket: str, key: str) -> Path:
         # Keys come from events and file names: never let one escape the root.
         return safe_join(self.root, f"{bucket}/{key}")
+
+    def size(self, bucket: str, key: str) -> Optional[int]:
+        try:
+            return self._object_path(bucket, key).stat().st_size
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise self.failure("stat", bucket, key, err.strerror) from None
 
     def download(self, bucket: str, key: str, dest_path: Path) -> None:
         src = self._object_path(bucket, key)
