@@ -124,3 +124,12 @@ def test_http_statuses_of_the_table():
         "METHOD_NOT_ALLOWED": 405, "TIMED_OUT": 408, "BODY_TOO_LARGE": 413, "TOO_MANY": 429, "FAILED": 500,
         "STORAGE_FAILED": 502, "SHUTTING_DOWN": 503,
     }
+
+
+def test_the_documented_table_is_the_generated_one():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    documents = [root / "README.md", root / "docs" / "watchdog.md"]
+    texts = [path.read_text() for path in documents if path.is_file()]
+    assert any(markdown_table() in text for text in texts), "regenerate it: python -m watchdog.config --markdown"
