@@ -26,7 +26,7 @@ from flask import Flask, Response, request
 from watchdog import auth, lockfile
 from watchdog.config import WatchdogConfig
 from watchdog.exec_runner import ExecRunner
-from watchdog.forkclient import ForkRunner, ForkServerProcess, ForkServerUnavailable
+from watchdog.forkclient import ForkRunner, ForkServerProcess
 from watchdog.invocation import IncomingRequest, Invoker, LiveChildren, Reply, message_reply
 from watchdog.jobs import JobRunner
 from watchdog.metrics import Metrics
@@ -110,13 +110,7 @@ def create_app(config: WatchdogConfig, runtime: Optional[Runtime] = None) -> Fla
             shared.release()
             metrics.observe(method, status, time.monotonic() - started)
 
-        try:
-            reply = invoker.invoke(_incoming(), finished)
-        except ForkServerUnavailable as err:
-            log.error("%s", err)
-            reply = message_reply(Outcome.SHUTTING_DOWN, str(err))
-            finished(reply.http_status)
-        return _response(reply)
+        return _response(invoker.invoke(_incoming(), finished))
 
     def oscar_route(service: str, handler: Callable[[], Response]) -> Response:
         started = time.monotonic()
@@ -186,7 +180,7 @@ def _incoming() -> IncomingRequest:
 
 
 def _shutting_down() -> Reply:
-    return message_reply(Outcome.SHUTTING_DOWN, "shutting down: not accepting new invocations", close=True)
+    return message_reply(Outcome.UNAVAILABLE, "shutting down: not accepting new invocations", close=True)
 
 
 def _observed(metrics: Metrics, method: str, started: float, reply: Reply) -> Response:

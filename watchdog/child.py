@@ -16,6 +16,10 @@ from typing import List, Optional
 from faassupervisor import process_tree
 
 
+class RunnerUnavailable(Exception):
+    """Nothing can be started right now (the fork server is restarting); one line, answered 503."""
+
+
 class Child(abc.ABC):
     """One started invocation; `pid` is also its session id."""
 

@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Mapping, Optional
 
-from watchdog.child import Child
+from watchdog.child import Child, RunnerUnavailable
 from watchdog.forkserver import SEND_BUFFER, encode, socket_address
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 START_TIMEOUT = 60.0  # importing the supervisor on a slow, cold container
 
 
-class ForkServerUnavailable(Exception):
-    """The fork server is not running (it is being restarted); one line."""
+class ForkServerUnavailable(RunnerUnavailable):
+    """The fork server is not running (it is being restarted)."""
 
 
 class ForkServerProcess:

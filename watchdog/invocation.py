@@ -27,7 +27,7 @@ import time
 from typing import BinaryIO, Callable, Iterator, List, Optional, Tuple, Union
 
 from faassupervisor import process_tree
-from watchdog.child import Child
+from watchdog.child import Child, RunnerUnavailable
 from watchdog.config import WatchdogConfig
 from watchdog.request_environ import cgi_variables, child_environ, marshal_request
 from watchdog.status import Outcome, outcome_of_exit
@@ -125,11 +125,7 @@ class Invoker:
 
     def read_body(self, request: IncomingRequest, limit: int) -> bytes:
         """The whole body (small bodies, marshal_request); raises BodyError."""
-        chunks, total = [], 0
-        for chunk in read_chunks(request, limit):
-            chunks.append(chunk)
-            total += len(chunk)
-        return b"".join(chunks)
+        return b"".join(read_chunks(request, limit))
 
     # ---- synchronous
 
@@ -141,7 +137,6 @@ class Invoker:
             return reply
         set_timeout(request.socket, self.config.read_timeout)
         temp_dir = self.new_temp_dir()
-        child = None
         try:
             body = None
             if self.config.marshal_request:
@@ -153,6 +148,11 @@ class Invoker:
             self.release_temp_dir(temp_dir)
             finished(err.outcome.status)
             return message_reply(err.outcome, str(err), close=True)
+        except RunnerUnavailable as err:
+            self.release_temp_dir(temp_dir)
+            log.error("%s", err)
+            finished(Outcome.UNAVAILABLE.status)
+            return message_reply(Outcome.UNAVAILABLE, str(err))
         except Exception as err:
             self.release_temp_dir(temp_dir)
             log.error("cannot start %s: %s", " ".join(self.config.fprocess), err)
@@ -224,6 +224,10 @@ class Run:
             if state == "streaming":
                 return self.stream()
             return self.buffered_reply(state)
+        except RunnerUnavailable as err:  # the fork server died before forking ours
+            log.error("%s", err)
+            self.finish(Outcome.UNAVAILABLE.status)
+            return message_reply(Outcome.UNAVAILABLE, str(err))
         except BaseException:
             self.finish(Outcome.FAILED.status)
             raise

@@ -28,7 +28,7 @@ class Outcome(enum.Enum):
     TOO_MANY = HTTPStatus.TOO_MANY_REQUESTS  # max_inflight reached, or the job queue is full
     FAILED = HTTPStatus.INTERNAL_SERVER_ERROR
     STORAGE_FAILED = HTTPStatus.BAD_GATEWAY
-    SHUTTING_DOWN = HTTPStatus.SERVICE_UNAVAILABLE
+    UNAVAILABLE = HTTPStatus.SERVICE_UNAVAILABLE  # draining after SIGTERM, or the fork server restarting
 
     @property
     def status(self) -> int:
