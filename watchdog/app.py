@@ -110,7 +110,11 @@ def create_app(config: WatchdogConfig, runtime: Optional[Runtime] = None) -> Fla
             shared.release()
             metrics.observe(method, status, time.monotonic() - started)
 
-        return _response(invoker.invoke(_incoming(), finished))
+        try:
+            return _response(invoker.invoke(_incoming(), finished))
+        except BaseException:
+            finished(Outcome.FAILED.status)  # never leave the in-flight count behind
+            raise
 
     def oscar_route(service: str, handler: Callable[[], Response]) -> Response:
         started = time.monotonic()
