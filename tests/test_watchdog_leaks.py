@@ -28,9 +28,14 @@ def _kinds(pid):
 
 
 def _idle(server) -> bool:
-    """No invocation running: the fork server's only child is its spare, nobody is a zombie."""
+    """Nothing going on: no client connection left open in a worker (only its listening socket),
+    the fork server's only child is its spare, nobody is a zombie."""
     forkserver = server.forkserver()
-    return (forkserver is None or len(children(forkserver)) <= 1) and not zombies(server.tree())
+    return (
+        all(_kinds(worker)["socket"] == 1 for worker in server.workers())
+        and (forkserver is None or len(children(forkserver)) <= 1)
+        and not zombies(server.tree())
+    )
 
 
 def _settled(server, pids, baseline):
@@ -68,7 +73,9 @@ def test_hundreds_of_invocations_leave_nothing_behind(watchdog, sandbox, mode):
     assert [got for got, _ in results] == [expected for _, expected in results]
     assert server.post("/", b'{"x": "slow"}').status == 408
 
-    server.wait_for(lambda: _settled(server, pids, baseline), what="descriptors back to baseline, no zombies")
+    server.wait_for(lambda: _settled(server, pids, baseline), what=lambda: (
+        f"descriptors back to baseline {baseline}, no zombies: now {({pid: _kinds(pid) for pid in pids})}, "
+        f"zombies {zombies(server.tree())}, fork server children {children(server.forkserver() or -1)}"))
     # only the emptied private TMPDIRs kept for reuse (removed at exit: the fixture checks)
     assert [p for p in sandbox.leftovers() if p != ".lock" and not (p.startswith("fwatchdog-") and "/" not in p)] == []
     assert server.metric("http_requests_in_flight") == 0

@@ -173,7 +173,7 @@ def test_job_runs_in_the_background_and_uploads_its_outputs(watchdog, sandbox):
 
 def test_job_queue_full_is_429(watchdog, sandbox):
     sandbox.write_script("#!/bin/sh\nsleep 2\n")
-    server = watchdog(max_jobs="1", job_queue_size="1")
+    server = watchdog(max_jobs="1", job_queue_size="1", write_timeout="30s")
     assert server.post("/job/s", b"{}").status == 201
     assert server.post("/job/s", b"{}").status == 201
     full = server.post("/job/s", b"{}")

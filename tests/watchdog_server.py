@@ -158,6 +158,8 @@ class WatchdogProcess:
             if predicate():
                 return
             time.sleep(0.02)
+        if callable(what):
+            what = what()  # a description computed at failure time, with the state that failed
         raise AssertionError(f"timed out waiting for {what}\n{self.log()[-3000:]}")
 
 
