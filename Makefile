@@ -31,7 +31,7 @@ $(STAMP): setup.cfg pyproject.toml | libmagic
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) examples/run_local.py
+	HOST=$(HOST) PORT=$(PORT) $(PY) examples/serve.py
 
 test: $(STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
