@@ -64,24 +64,6 @@ def test_accept_octet_stream_gets_the_raw_file_with_its_type(watchdog, sandbox):
     assert answer.headers["content-type"] == "image/png"
 
 
-def _decoder_reads_multipart() -> bool:
-    """Whether this build's body decoder handles multipart yet (the interim one does not)."""
-    import io
-    import tempfile
-
-    from faassupervisor.errors import BadInput
-    from faassupervisor.events.body import decode_body
-
-    body = b'--b\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\n\r\nx\r\n--b--\r\n'
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            decode_body(io.BytesIO(body), "multipart/form-data; boundary=b", Path(tmp))
-        except BadInput:
-            return False
-    return True
-
-
-@pytest.mark.skipif(not _decoder_reads_multipart(), reason="the streaming multipart decoder has not landed yet")
 def test_curl_form_multipart(watchdog, sandbox):
     sandbox.write_script('#!/bin/sh\necho "name=$(basename "$INPUT_FILE_PATH")"\ncat "$INPUT_FILE_PATH"\n')
     sandbox.write_config("name: form\nlog_level: CRITICAL\n")
