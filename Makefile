@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: help run test test-images images bench clean libmagic
+.PHONY: help run test test-images images bench bench-tools clean libmagic
 
 help:
 	@echo "make run     serve the example service on http://$(HOST):$(PORT) (local storage, no server needed)"
@@ -32,7 +32,7 @@ $(STAMP): setup.cfg pyproject.toml | libmagic
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) examples/run_local.py
+	HOST=$(HOST) PORT=$(PORT) $(PY) examples/serve.py
 
 test: $(STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
@@ -50,7 +50,13 @@ images:
 test-images: $(STAMP)
 	$(VENV)/bin/pytest -m images $(PYTEST_ARGS)
 
-bench: $(STAMP)
+# GNU time reports a child's own peak RSS (bench_supervisor); install it when we can.
+bench-tools:
+	@command -v /usr/bin/time >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && (apt-get install -y -qq time >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }); } \
+	  || { echo "error: /usr/bin/time is missing: run 'sudo apt-get install time'" >&2; exit 1; }
+
+bench: $(STAMP) bench-tools
 	env -u PYTHONDONTWRITEBYTECODE $(PY) bench/run.py $(BENCH)
 
 clean:

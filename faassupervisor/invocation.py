@@ -193,6 +193,6 @@ def _as_storage_event(decoded: DecodedBody):
 
     try:
         document = json.loads(decoded.head)
-    except ValueError:
+    except (ValueError, RecursionError):  # deeply nested arrays are valid JSON, but no event
         return None
     return parse_storage_event(document, decoded.head)

@@ -16,7 +16,6 @@ from typing import BinaryIO, Iterator, NamedTuple, Optional
 from faassupervisor.errors import BadInput
 from faassupervisor.events.base64_stream import Base64Decoder
 from faassupervisor.events.json_stream import JsonValidator
-from faassupervisor.events.multipart import MultipartParser, boundary_of, safe_filename
 
 DEFAULT_NAME = "event_file"
 HEAD_BYTES = 64 * 1024
@@ -124,6 +123,9 @@ def _decode(chunks: Iterator[bytes], content_type: Optional[str], out: _InputFil
             raise BadInput(EMPTY_BODY)
         return "raw", None
     if media == "multipart/form-data":
+        # Imported here: most bodies are JSON or base64, and start-up time counts.
+        from faassupervisor.events.multipart import MultipartParser, boundary_of, safe_filename
+
         parser = MultipartParser(boundary_of(content_type or ""), out)
         for chunk in chunks:
             parser.feed(chunk)
@@ -147,12 +149,15 @@ def _decode_by_content(chunks: Iterator[bytes], content_type: Optional[str], out
         raise BadInput(EMPTY_BODY)
 
     if data[:1] in (b"{", b"["):
-        out.write(chunk)
-        validator.feed(chunk)
-        for chunk in chunks:
+        try:
             out.write(chunk)
             validator.feed(chunk)
-        validator.close()
+            for chunk in chunks:
+                out.write(chunk)
+                validator.feed(chunk)
+            validator.close()
+        except BadInput as err:
+            raise BadInput(f"{err} (a body starting with '{data[:1].decode()}' must be JSON)") from None
         return "json"
 
     out.reset()

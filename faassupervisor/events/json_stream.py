@@ -78,7 +78,8 @@ _DIGIT_RUN = re.compile(rb"[0-9]{3,}")
 # -- the fast path's tools
 _WINDOW = 64 * 1024  # bytes of text handed to the C scanner at once
 _FAST_TRIES = 4  # consecutive fast-path failures before it rests for a window
-_WS_TEXT = re.compile(r"[ \t\n\r]*")
+_NEXT_ITEM = re.compile(r"[ \t\n\r]*,[ \t\n\r]*").match
+_AFTER_KEY = re.compile(r"[ \t\n\r]*:[ \t\n\r]*").match
 _DIGITS_TEXT = frozenset("0123456789")
 _NUMBER_TAIL_TEXT = frozenset("0123456789.eE+-")
 
@@ -337,7 +338,8 @@ class JsonValidator:
                         raise self._fail(n, "truncated inside a string escape")
                     self._hold(buf, pos)  # an escape cut by the chunk's end
                     return n, False
-                escape = buf[pos:pos + (6 if buf[pos + 1:pos + 2] == b"u" else 2)]
+                # Shown up to its first wrong byte, so the message is the same however the body is cut.
+                escape = buf[pos:_ESCAPE_PREFIX.match(buf, pos).end() + 1]
                 raise self._fail(pos, f"invalid escape {escape.decode('ascii', 'backslashreplace')!r} in a string")
             if quote >= 0:
                 return quote + 1, True
@@ -358,31 +360,36 @@ class JsonValidator:
         size = len(text)
         in_object = bool(self._stack) and self._stack[-1] == _OBJECT
         top_level = not self._stack
-        ws = _WS_TEXT.match
         idx = done = 0
-        done_state = state
         failed = False
         try:
+            if state == _AFTER_VALUE:
+                m = None if top_level else _NEXT_ITEM(text)
+                if m is None:
+                    return pos, state
+                idx = m.end()
+            need_key = state in _KEY_STATES or state == _AFTER_VALUE and in_object
+            if not (need_key or in_object or top_level):
+                idx, done = self._array_batch(text, idx)
             while True:
-                if state == _AFTER_VALUE:
-                    idx = ws(text, idx).end()
-                    if top_level or idx >= size or text[idx] != ",":
-                        break
-                    idx = ws(text, idx + 1).end()
-                    state = _KEY if in_object else _VALUE
-                if state in _KEY_STATES:
+                if need_key:
                     if idx >= size or text[idx] != '"':
                         break
-                    idx = ws(text, _scan_string(text, idx + 1, True)[1]).end()
-                    if idx >= size or text[idx] != ":":
+                    m = _AFTER_KEY(text, _scan_string(text, idx + 1, True)[1])
+                    if m is None:
                         break
-                    idx = ws(text, idx + 1).end()
-                elif state not in _VALUE_STATES or idx >= size:
+                    idx = m.end()
+                if idx >= size:
                     break
                 idx = _scan_value(text, idx)[1]
                 if text[idx - 1] in _DIGITS_TEXT and (idx >= size or text[idx] in _NUMBER_TAIL_TEXT):
                     break  # a number that may go on after the window: the state machine decides
-                state, done, done_state = _AFTER_VALUE, idx, _AFTER_VALUE
+                done = idx
+                m = None if top_level else _NEXT_ITEM(text, idx)
+                if m is None:
+                    break
+                idx = m.end()
+                need_key = in_object
         except (StopIteration, ValueError, RecursionError):
             failed = True
         if done:
@@ -394,7 +401,32 @@ class JsonValidator:
                 self._fast_failures = 0
                 self._fast_rest_until = self._at(end)
         if not done:
-            return pos, done_state
+            return pos, state
         if not window.isascii():
             done = len(text[:done].encode("utf-8"))
-        return pos + done, done_state
+        return pos + done, _AFTER_VALUE
+
+    @staticmethod
+    def _array_batch(text: str, idx: int) -> Tuple[int, int]:
+        """Scalar array elements from `idx` up to the window's last comma, in one C call.
+
+        `[` + elements + `]` parses only if that comma is between elements of
+        this array (a comma inside a nested value or a string leaves something
+        unclosed), so success proves every element before it. Returns
+        (where to go on, end of the last element proved), or (idx, 0).
+        """
+        first = text[idx:idx + 1]
+        if first == '"':  # a comma right after a closing quote is the likely cut
+            last = text.rfind('",', idx) + 1
+        elif first in ("[", "{", ""):  # containers: their own commas would spoil most tries
+            return idx, 0
+        else:
+            last = text.rfind(",", idx)
+        if last - idx < 256:  # not worth a second look
+            return idx, 0
+        try:
+            if _scan_value("[" + text[idx:last] + "]", 0)[1] != last - idx + 2:
+                return idx, 0
+        except (StopIteration, ValueError, RecursionError):
+            return idx, 0
+        return _NEXT_ITEM(text, last).end(), last

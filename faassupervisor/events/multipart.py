@@ -12,25 +12,21 @@ no part has one, the first part. The first part is written tentatively and
 replaced (`sink.reset()`) if a later part turns out to be a file.
 
 Accepted beyond RFC 7578: bare LF line breaks (when the first boundary line
-ends with LF alone), and blanks after a boundary on its line. Required: a `boundary` parameter, at least one part and
-the closing `--boundary--` delimiter.
+ends with LF alone), and blanks after a boundary on its line. Required: a
+`boundary` parameter, at least one part and the closing `--boundary--` line.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Optional
-
-try:  # Python 3.8+
-    from typing import Protocol
-except ImportError:  # pragma: no cover
-    Protocol = object  # type: ignore[assignment]
+from typing import Optional, Protocol
 
 from faassupervisor.errors import BadInput
 from faassupervisor.paths import safe_relative
 
 MAX_HEADER_BYTES = 16 * 1024  # one part's header block; real ones are ~200 bytes
 MAX_NAME_BYTES = 255  # a file name longer than this cannot be created (NAME_MAX)
+MAX_BOUNDARY_PADDING = 256  # blanks tolerated after a boundary on its line (never buffered beyond)
 
 _PREAMBLE, _DELIMITER, _HEADERS, _CONTENT, _EPILOGUE = range(5)
 # What may follow "--boundary": "--" (the closing delimiter) or the end of the
@@ -176,7 +172,8 @@ class MultipartParser:
             after = i + len(delimiter)
             m = _AFTER_DELIMITER.match(buf, after)
             if m is None:
-                if not final and _AFTER_DELIMITER_SO_FAR.fullmatch(buf, after):
+                pending = len(buf) - after <= MAX_BOUNDARY_PADDING
+                if pending and not final and _AFTER_DELIMITER_SO_FAR.fullmatch(buf, after):
                     self._emit(i)
                     return False  # undecided until more bytes come
                 start = i + 1  # "--boundaryX": content that merely looks like a boundary

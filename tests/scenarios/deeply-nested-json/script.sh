@@ -1,0 +1,2 @@
+#!/bin/sh
+wc -c < "$INPUT_FILE_PATH"

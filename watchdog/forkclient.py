@@ -1,0 +1,230 @@
+"""The watchdog's side of the fork server: starting it, and asking it for one supervisor per request.
+
+`ForkServerProcess` is owned by whoever starts the fork server (the gunicorn
+arbiter, or a standalone app): it starts `python -m watchdog.forkserver`,
+restarts it if it dies, stops it at exit. `ForkRunner` is used per request
+from the gunicorn worker threads: one connection per invocation, the body and
+response pipes handed over with SCM_RIGHTS (see `watchdog.forkserver`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import selectors
+import socket
+import subprocess
+import secrets
+import sys
+import threading
+import time
+from typing import Mapping, Optional
+
+from watchdog.child import Child, RunnerUnavailable
+from watchdog.forkserver import SEND_BUFFER, encode, socket_address
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT = 60.0  # importing the supervisor on a slow, cold container
+
+
+class ForkServerUnavailable(RunnerUnavailable):
+    """The fork server is not running (it is being restarted)."""
+
+
+class ForkServerProcess:
+    """Starts, watches and stops the fork server process."""
+
+    def __init__(self, environ: Mapping[str, str]):
+        self.environ = dict(environ)
+        self.name = f"@fwatchdog-forkserver-{os.getpid()}-{secrets.token_hex(8)}"
+        self.path = socket_address(self.name)
+        self.process: Optional[subprocess.Popen] = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start it and wait until it accepts; raises RuntimeError with its one-line reason."""
+        process = subprocess.Popen(
+            [sys.executable, "-m", "watchdog.forkserver", self.name],
+            stdin=subprocess.PIPE,  # our end stays open while we live: its EOF stops the server
+            stdout=subprocess.PIPE,
+            env=self.environ,
+            close_fds=True,
+        )
+        line = _read_line(process.stdout, START_TIMEOUT)
+        process.stdout.close()
+        if line.strip() != b"ready":
+            process.kill()
+            process.wait()
+            raise RuntimeError("fork server did not start (its error is logged above)")
+        self.process = process
+        log.debug("fork server %s listening on %s", process.pid, self.path)
+
+    def ensure_running(self) -> None:
+        """Restart the fork server if it died (called from the arbiter's loop)."""
+        with self._lock:
+            if self.process is None:
+                self.start()
+            elif self.process.poll() is not None:
+                log.error("fork server exited with status %s; restarting it", self.process.returncode)
+                self.start()
+
+    def detach(self) -> None:
+        """In a forked gunicorn worker: drop our copy of the server's stdin, so only the arbiter keeps it alive."""
+        if self.process is not None and self.process.stdin is not None:
+            try:
+                os.close(self.process.stdin.fileno())
+            except OSError:
+                pass
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Close its stdin: it kills any invocation still running and exits."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        try:
+            process.stdin.close()
+        except OSError:
+            pass
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _read_line(stream, timeout: float) -> bytes:
+    selector = selectors.DefaultSelector()
+    selector.register(stream, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    data = b""
+    try:
+        while not data.endswith(b"\n"):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not selector.select(remaining):
+                return data
+            chunk = os.read(stream.fileno(), 64)
+            if not chunk:
+                return data
+            data += chunk
+    finally:
+        selector.close()
+    return data
+
+
+class ForkedChild(Child):
+    """A supervisor forked by the fork server; its exit status arrives on the control socket."""
+
+    def __init__(self, conn: socket.socket, stdin: Optional[int], stdout: int):
+        self.conn: Optional[socket.socket] = conn
+        self.stdin = stdin
+        self.stdout = stdout
+        self.pid = 0
+
+    def event_fds(self):
+        return [] if self.conn is None else [self.conn.fileno()]
+
+    def handle_event(self, fd: int) -> None:
+        self._receive(None)
+
+    def wait_for_pid(self) -> None:
+        while not self.pid and self.conn is not None:
+            self._receive(None)
+        if not self.pid:
+            raise ForkServerUnavailable("fork server closed the connection before forking")
+
+    def wait(self, timeout: Optional[float]) -> Optional[int]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.exit_status is None and self.conn is not None:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return None
+            try:
+                self._receive(remaining)
+            except socket.timeout:
+                return None
+        return self.exit_status
+
+    def _receive(self, timeout: Optional[float]) -> None:
+        """Read and apply one control message (blocking up to `timeout`)."""
+        self.conn.settimeout(timeout)
+        try:
+            data = self.conn.recv(65536)
+        except socket.timeout:
+            raise
+        except OSError:
+            data = b""
+        if not data:
+            # Closed without an exit status: the fork server died, and our child with it.
+            if self.exit_status is None:
+                self.exit_status = -9
+            self._close_conn()
+            return
+        message = json.loads(data)
+        if "pid" in message:
+            self.pid = message["pid"]
+        elif "content_type" in message:
+            self.content_type = message["content_type"]
+        elif "exit" in message:
+            self.exit_status = message["exit"]
+            self._close_conn()
+        elif "error" in message:
+            self.exit_status = 1
+            self._close_conn()
+            raise ForkServerUnavailable(message["error"])
+
+    def kill(self) -> None:
+        if not self.pid and self.conn is not None:
+            try:
+                self.wait_for_pid()  # one fork away at most
+            except (ForkServerUnavailable, OSError):
+                return
+        if self.pid:
+            super().kill()
+
+    def _close_conn(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def close(self) -> None:
+        super().close()
+        self._close_conn()
+
+
+class ForkRunner:
+    """Starts one supervisor per request through the fork server at `path`."""
+
+    supervisor = True
+
+    def __init__(self, path: str, server: Optional[ForkServerProcess] = None):
+        self.path = path
+        self.server = server  # when we own it (standalone app): start it on first use
+
+    def start(self, environ: Mapping[str, str], stdin_fd: Optional[int] = None) -> ForkedChild:
+        if self.server is not None:
+            self.server.ensure_running()
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+            conn.connect(self.path)
+        except OSError as err:
+            conn.close()
+            raise ForkServerUnavailable(f"fork server unavailable ({err.strerror or err})") from None
+        body_read, body_write = (stdin_fd, None) if stdin_fd is not None else os.pipe()
+        out_read, out_write = os.pipe()
+        child = ForkedChild(conn, body_write, out_read)
+        try:
+            # The pid arrives later, as an event: nothing needs it unless the invocation is killed.
+            socket.send_fds(conn, [encode({"environ": dict(environ)})], [body_read, out_write])
+        except BaseException as err:
+            child.close()
+            if isinstance(err, OSError):
+                raise ForkServerUnavailable(f"fork server unavailable ({err.strerror or err})") from None
+            raise
+        finally:
+            if stdin_fd is None:
+                os.close(body_read)
+            os.close(out_write)
+        return child

@@ -1,0 +1,52 @@
+"""The one table from invocation outcomes to HTTP statuses.
+
+Only the watchdog turns exit statuses into HTTP statuses, and only here. The
+supervisor's own exit statuses (`faassupervisor.errors.ExitStatus`) get their
+specific answers (400 bad input, 502 storage); any other command run in exec
+mode is a plain program, for which every non-zero exit is a 500, as classic.
+"""
+
+from __future__ import annotations
+
+import enum
+from http import HTTPStatus
+
+from faassupervisor.errors import ExitStatus
+
+
+class Outcome(enum.Enum):
+    """Why a request ended the way it did; each has exactly one HTTP status."""
+
+    SUCCEEDED = HTTPStatus.OK
+    JOB_ACCEPTED = HTTPStatus.CREATED
+    BAD_INPUT = HTTPStatus.BAD_REQUEST
+    UNAUTHORIZED = HTTPStatus.UNAUTHORIZED
+    UNKNOWN_SERVICE = HTTPStatus.NOT_FOUND
+    METHOD_NOT_ALLOWED = HTTPStatus.METHOD_NOT_ALLOWED
+    TIMED_OUT = HTTPStatus.REQUEST_TIMEOUT  # exec_timeout or read_timeout; classic's answer to a timeout
+    BODY_TOO_LARGE = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    TOO_MANY = HTTPStatus.TOO_MANY_REQUESTS  # max_inflight reached, or the job queue is full
+    FAILED = HTTPStatus.INTERNAL_SERVER_ERROR
+    STORAGE_FAILED = HTTPStatus.BAD_GATEWAY
+    UNAVAILABLE = HTTPStatus.SERVICE_UNAVAILABLE  # draining after SIGTERM, or the fork server restarting
+
+    @property
+    def status(self) -> int:
+        return int(self.value)
+
+
+_SUPERVISOR_EXITS = {
+    ExitStatus.SUCCESS: Outcome.SUCCEEDED,
+    ExitStatus.SCRIPT_FAILED: Outcome.FAILED,
+    ExitStatus.BAD_INPUT: Outcome.BAD_INPUT,
+    ExitStatus.STORAGE_FAILED: Outcome.STORAGE_FAILED,
+}
+
+
+def outcome_of_exit(exit_status: int, supervisor: bool) -> Outcome:
+    """The outcome of a process that exited on its own (negative: killed by that signal)."""
+    if exit_status == 0:
+        return Outcome.SUCCEEDED
+    if supervisor:
+        return _SUPERVISOR_EXITS.get(exit_status, Outcome.FAILED)
+    return Outcome.FAILED
