@@ -48,6 +48,8 @@ def console_scripts() -> dict:
 
 def commands_module(scripts: dict) -> str:
     """`kit_commands.py`: the launcher's table of command name -> 'module:function'."""
+    if EXECUTABLE not in scripts:
+        raise SystemExit(f"build_kit: the distribution declares no {EXECUTABLE!r} console script")
     return (
         '"""Written by docker/kit/build_kit.py from the distribution\'s console scripts."""\n\n'
         f"COMMANDS = {scripts!r}\nDEFAULT = {EXECUTABLE!r}\n"

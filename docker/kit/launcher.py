@@ -28,15 +28,7 @@ def _main():
         sys.argv = sys.argv[2:]
         runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
         return 0
-    target = COMMANDS.get(name) or COMMANDS.get(DEFAULT)
-    if target is None:  # a distribution without the watchdog's console script: the kit can still install itself
-        if sys.argv[1:2] == ["install"]:
-            from watchdog.install import main
-
-            return main(sys.argv[2:])
-        sys.stderr.write(f"{DEFAULT}: this kit was built without the watchdog\n")
-        return 2
-    return _call(target)
+    return _call(COMMANDS.get(name, COMMANDS[DEFAULT]))
 
 
 sys.exit(_main())
