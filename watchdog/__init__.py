@@ -2,7 +2,7 @@
 
 `fwatchdog` serves the function on gunicorn and runs one invocation per
 request: the supervisor forked from a pre-imported fork server, or any other
-`fprocess` exec'd as classic does. See docs/watchdog.md.
+`fprocess` exec'd as classic does. See the README, "The watchdog".
 """
 
 __all__ = ["WatchdogConfig", "create_app"]

@@ -106,11 +106,15 @@ def decode_body(
 
 
 def _chunks(stream: BinaryIO, chunk_size: int) -> Iterator[bytes]:
+    """Reads that start small and double up to `chunk_size`: a tiny body (the common
+    case) never pays for a megabyte buffer, a large one is read in big blocks."""
+    size = min(chunk_size, 64 * 1024)
     while True:
-        chunk = stream.read(chunk_size)
+        chunk = stream.read(size)
         if not chunk:
             return
         yield chunk
+        size = min(size * 2, chunk_size)
 
 
 def _decode(chunks: Iterator[bytes], content_type: Optional[str], out: _InputFile):
