@@ -9,12 +9,10 @@ The watchdog uses `kill_session` for the same purpose on the supervisor it
 started with `setsid`.
 """
 
-from __future__ import annotations
-
 import os
 import signal
 import time
-from typing import Dict, List, Set
+from typing import Dict, List, NamedTuple, Optional, Set
 
 _PR_SET_CHILD_SUBREAPER = 36
 
@@ -30,21 +28,36 @@ def become_subreaper() -> bool:
         return False
 
 
-def _proc_stats() -> Dict[int, tuple]:
-    """pid -> (ppid, pgid, sid) for every process we can see."""
-    stats = {}
+class ProcState(NamedTuple):
+    """What /proc/PID/stat says of one process that matters for killing trees."""
+
+    state: str  # "R", "S", "Z" (zombie), ...
+    ppid: int
+    pgid: int
+    sid: int
+
+
+def stat(pid: int) -> Optional[ProcState]:
+    """The process's state, or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    # The command name is in parentheses and may itself contain spaces or ')'.
+    fields = data[data.rindex(b")") + 2 :].split()
+    return ProcState(fields[0].decode(), int(fields[1]), int(fields[2]), int(fields[3]))
+
+
+def process_table() -> Dict[int, ProcState]:
+    """Every process we can see."""
+    table = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                data = handle.read()
-        except OSError:
-            continue
-        # The command name is in parentheses and may itself contain spaces or ')'.
-        fields = data[data.rindex(b")") + 2 :].split()
-        stats[int(entry)] = (int(fields[1]), int(fields[2]), int(fields[3]))
-    return stats
+        if entry.isdigit():
+            found = stat(int(entry))
+            if found is not None:
+                table[int(entry)] = found
+    return table
 
 
 def children(pid: int) -> List[int]:
@@ -60,7 +73,7 @@ def children(pid: int) -> List[int]:
                 found.extend(int(x) for x in handle.read().split())
         except OSError:
             # Kernel without CONFIG_PROC_CHILDREN: fall back to scanning every process.
-            return [child for child, (ppid, _pgid, _sid) in _proc_stats().items() if ppid == pid]
+            return [child for child, proc in process_table().items() if proc.ppid == pid]
     return found
 
 
@@ -76,7 +89,7 @@ def descendants(pid: int, exclude=()) -> List[int]:
 
 def session_members(sid: int) -> List[int]:
     """Every process in session `sid` (what `setsid` started and all it forked)."""
-    return [pid for pid, (_ppid, _pgid, session) in _proc_stats().items() if session == sid]
+    return [pid for pid, proc in process_table().items() if proc.sid == sid]
 
 
 def _kill_all(pids, sig: int) -> None:
@@ -112,12 +125,8 @@ def kill_session(sid: int, sig: int = signal.SIGKILL, rounds: int = 5) -> int:
 
 
 def _is_zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            data = handle.read()
-        return data[data.rindex(b")") + 2 : data.rindex(b")") + 3] in (b"Z", b"X")
-    except (OSError, ValueError):
-        return True
+    proc = stat(pid)
+    return proc is None or proc.state in ("Z", "X")
 
 
 def reap_orphans(keep=()) -> None:

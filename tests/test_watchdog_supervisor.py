@@ -13,7 +13,6 @@ import os
 import threading
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.watchdog_server import alive, watchdog  # noqa: F401  (fixture)

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Union
 
+from faassupervisor import process_tree
+
 FWATCHDOG = str(Path(sys.executable).parent / "fwatchdog")
 START_TIMEOUT = 60.0
 
@@ -85,8 +87,6 @@ class WatchdogProcess:
     def kill(self) -> None:
         if self.process is None:
             return
-        from faassupervisor import process_tree
-
         process_tree.kill_descendants(self.process.pid)
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
@@ -108,8 +108,6 @@ class WatchdogProcess:
 
     def tree(self) -> List[int]:
         """The arbiter and all its descendants (workers, fork server, invocations)."""
-        from faassupervisor import process_tree
-
         return [self.pid] + process_tree.descendants(self.pid)
 
     def workers(self) -> List[int]:
@@ -197,19 +195,7 @@ def _cmdline(pid: int) -> bytes:
 def zombies(pids: Iterable[int]) -> List[int]:
     """Zombie children of any of `pids`."""
     parents = set(pids)
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                data = handle.read()
-        except OSError:
-            continue
-        fields = data[data.rindex(b")") + 2:].split()
-        if fields[0] == b"Z" and int(fields[1]) in parents:
-            found.append(int(entry))
-    return found
+    return [pid for pid, proc in process_tree.process_table().items() if proc.state == "Z" and proc.ppid in parents]
 
 
 def open_fds(pid: int) -> List[str]:
