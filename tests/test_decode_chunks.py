@@ -61,6 +61,8 @@ def test_base64_same_error_at_every_split(body, message):
 
 
 class Sink:
+    """Where the multipart parser writes a part, kept in memory (shared with the property tests)."""
+
     def __init__(self):
         self.data = bytearray()
 

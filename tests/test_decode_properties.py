@@ -19,6 +19,7 @@ from faassupervisor.events.base64_stream import Base64Decoder
 from faassupervisor.events.body import DEFAULT_NAME, HEAD_BYTES, KINDS, DecodedBody, decode_body
 from faassupervisor.events.json_stream import JsonValidator
 from faassupervisor.events.multipart import MultipartParser
+from tests.test_decode_chunks import Sink  # the multipart parser's in-memory sink
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -273,17 +274,6 @@ def expected_name(name):
     if not parts or len(parts[-1].encode()) > 255:
         return None
     return parts[-1]
-
-
-class Sink:
-    def __init__(self):
-        self.data = bytearray()
-
-    def write(self, data):
-        self.data += data
-
-    def reset(self):
-        self.data.clear()
 
 
 @SETTINGS

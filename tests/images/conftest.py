@@ -165,12 +165,7 @@ def containers(engine: Engine):
               port: int = 8080) -> Container:
         name = f"fs-test-{uuid.uuid4().hex[:12]}"
         args = ["run", "-d", "--init", "--name", name, "-p", f"127.0.0.1::{port}"]
-        for key, value in (env or {}).items():
-            args += ["-e", f"{key}={value}"]
-        for mount in mounts:
-            args += ["-v", mount]
-        if entrypoint is not None:
-            args += ["--entrypoint", entrypoint]
+        args += _run_options(env, mounts, entrypoint)
         names.append(name)  # before starting: a failed start still leaves a container to remove
         engine(*args, image, *command, timeout=120)
         box = Container(engine, name)
@@ -196,6 +191,18 @@ def containers(engine: Engine):
         engine("volume", "rm", "-f", name, check=False, timeout=60)
 
 
+def _run_options(env: Optional[Mapping[str, str]], mounts: Iterable[str], entrypoint: Optional[str]) -> List[str]:
+    """`run` flags for environment variables, volumes and an entrypoint override."""
+    args: List[str] = []
+    for key, value in (env or {}).items():
+        args += ["-e", f"{key}={value}"]
+    for mount in mounts:
+        args += ["-v", mount]
+    if entrypoint is not None:
+        args += ["--entrypoint", entrypoint]
+    return args
+
+
 def one_shot(engine: Engine, image: str, *command: str, env: Optional[Mapping[str, str]] = None,
              mounts: Iterable[str] = (), entrypoint: Optional[str] = None, input: Optional[bytes] = None,
              check: bool = True, options: Sequence[str] = ()) -> subprocess.CompletedProcess:
@@ -204,12 +211,7 @@ def one_shot(engine: Engine, image: str, *command: str, env: Optional[Mapping[st
     args = ["run", "--rm", "--init", "--name", name]
     if input is not None:
         args.append("-i")
-    for key, value in (env or {}).items():
-        args += ["-e", f"{key}={value}"]
-    for mount in mounts:
-        args += ["-v", mount]
-    if entrypoint is not None:
-        args += ["--entrypoint", entrypoint]
+    args += _run_options(env, mounts, entrypoint)
     args += list(options)
     try:
         return engine(*args, image, *command, input=input, check=check, timeout=300)
