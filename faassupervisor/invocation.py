@@ -18,6 +18,7 @@ from faassupervisor.config.settings import RuntimeSettings, missing_script_messa
 from faassupervisor.errors import BadConfig, ExitStatus
 from faassupervisor.events.body import DecodedBody, decode_body
 from faassupervisor.logs import LogCapture
+from faassupervisor.paths import output_files
 from faassupervisor.script import ScriptResult, run_script
 from faassupervisor.storage.provider import ProviderContext
 from faassupervisor.storage.registry import ProviderSet
@@ -137,7 +138,7 @@ class Invocation:
         return (logs, script_output) if logs else (script_output,)
 
     def _success_response(self, output_dir: Path, private: Path, script_output: Path) -> response.Response:
-        files = response.output_files(output_dir)
+        files = output_files(output_dir)
         raw = self.options.raw_response
         if raw is None:
             raw = response.wants_raw(self.environ.get("Http_Accept"))

@@ -8,7 +8,7 @@ oscar-python and `base64 -d` expect).
 
 import base64
 from pathlib import Path
-from typing import BinaryIO, Iterable, List, NamedTuple, Optional
+from typing import BinaryIO, Iterable, NamedTuple, Optional
 
 _CHUNK = 3 * (1 << 18)  # multiple of 3: each chunk encodes without padding
 TEXT = "text/plain; charset=utf-8"
@@ -39,11 +39,6 @@ class Response(NamedTuple):
                 else:
                     out.write(part)
         out.flush()
-
-
-def output_files(output_dir: Path) -> List[Path]:
-    """Every regular file under the output dir, recursively, in a stable order."""
-    return sorted(p for p in output_dir.rglob("*") if p.is_file() and not p.is_symlink())
 
 
 def build_zip(files: Iterable[Path], root: Path, dest: Path) -> Path:

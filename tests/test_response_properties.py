@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from faassupervisor import response
+from faassupervisor.paths import output_files
 
 names = st.lists(
     st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_-.", min_size=1, max_size=12).filter(
@@ -42,7 +43,7 @@ def test_zip_holds_every_file_under_its_relative_path(tmp_path_factory, files):
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
         written[name] = content
-    archive = response.build_zip(response.output_files(root), root, root.parent / (root.name + ".zip"))
+    archive = response.build_zip(output_files(root), root, root.parent / (root.name + ".zip"))
     with zipfile.ZipFile(archive) as opened:
         assert {n: opened.read(n) for n in opened.namelist()} == written
 

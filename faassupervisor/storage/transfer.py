@@ -30,7 +30,7 @@ from typing import Callable, List, Optional, Tuple
 from faassupervisor.config.service import ServiceConfig, StoragePath
 from faassupervisor.errors import StorageFailure, SupervisorError
 from faassupervisor.events.storage import StorageEvent, match_input
-from faassupervisor.paths import safe_join, safe_relative
+from faassupervisor.paths import output_files, safe_join, safe_relative
 from faassupervisor.storage.provider import MULTIPART_THRESHOLD, MiB, StorageProvider
 from faassupervisor.storage.registry import ProviderSet
 from faassupervisor.storage.retry import DEFAULT_POLICY, RetryPolicy, TransientStorageError
@@ -116,7 +116,7 @@ def download(
 
 def plan_uploads(output_dir: Path, outputs) -> List[Tuple[StoragePath, Path, str, str]]:
     """(output entry, local file, bucket, key) for every file each entry's filters select."""
-    files = sorted(p for p in output_dir.rglob("*") if p.is_file())
+    files = output_files(output_dir)
     plan = []
     for entry in outputs:
         for path in files:
