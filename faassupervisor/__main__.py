@@ -6,7 +6,6 @@ watchdog turns those into HTTP statuses.
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import sys
@@ -16,7 +15,7 @@ from faassupervisor import logs
 from faassupervisor.config.settings import RuntimeSettings
 from faassupervisor.errors import ExitStatus, SupervisorError
 
-log = logging.getLogger("faassupervisor.main")
+log = logs.get_logger("faassupervisor.main")
 
 
 class Terminated(BaseException):

@@ -7,13 +7,12 @@ timeout, or a SIGTERM from the watchdog.
 """
 
 import json
-import logging
 import shutil
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable, Dict, Mapping, NamedTuple, Optional
 
-from faassupervisor import mime, response
+from faassupervisor import logs, mime, response
 from faassupervisor.config.settings import RuntimeSettings, missing_script_message
 from faassupervisor.errors import BadConfig, ExitStatus
 from faassupervisor.events.body import DecodedBody, decode_body
@@ -23,7 +22,7 @@ from faassupervisor.script import ScriptResult, run_script
 from faassupervisor.storage.provider import ProviderContext
 from faassupervisor.storage.registry import ProviderSet
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 _EVENT_SNIFF_LIMIT = 64 * 1024  # storage events are small; bigger JSON bodies are plain input
 
@@ -134,8 +133,8 @@ class Invocation:
         return path
 
     def _log_parts(self, script_output: Path) -> tuple:
-        logs = self.captured.text() if (self.captured and self.options.logs_in_response) else b""
-        return (logs, script_output) if logs else (script_output,)
+        lines = self.captured.text() if (self.captured and self.options.logs_in_response) else b""
+        return (lines, script_output) if lines else (script_output,)
 
     def _success_response(self, output_dir: Path, private: Path, script_output: Path) -> response.Response:
         files = output_files(output_dir)

@@ -1,60 +1,123 @@
-"""Supervisor logging: always to standard error; also kept for the response when it has no file.
+"""Supervisor log lines: always to standard error; also kept for the response when it has no file.
 
 SPEC section 2: a response without output files is the supervisor's log lines
-at or above `log_level`, then the script's output. Keeping the lines in a
-handler (bounded) lets the response include them without ever writing a log
-line to standard output, where a file response goes.
+at or above `log_level`, then the script's output. Keeping the lines in memory
+(bounded) lets the response include them without ever writing a log line to
+standard output, where a file response goes.
+
+Why not the standard `logging` package: importing it (with `re`, `traceback`,
+`threading`, `string`) is about a sixth of the supervisor's whole start-up,
+and start-up is paid by every request. The supervisor needs only levelled
+lines in one format to two sinks, which is what this module does; libraries
+(boto3, minio, urllib3) keep logging through `logging`, whose unconfigured
+default shows their warnings on standard error as before.
 """
 
-from __future__ import annotations
-
-import logging
+import _thread
 import sys
-from typing import List, Optional, TextIO
+import time
 
-LOGGER_NAME = "faassupervisor"
-FORMAT = "%(asctime)s - supervisor - %(levelname)s - %(message)s"
+FORMAT = "{asctime} - supervisor - {level} - {message}"  # OSCAR's supervisor format, kept for log parsers
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+_NAMES = {number: name for name, number in LEVELS.items()}
 _CAPTURE_LIMIT = 1 << 20  # bytes of log text kept for a response; the rest stays in the container log
 
 
-class LogCapture(logging.Handler):
-    """Keeps formatted records (up to 1 MiB) for the logs response."""
+class LogCapture:
+    """Keeps formatted lines (up to 1 MiB) for the logs response."""
 
     def __init__(self, level: int):
-        super().__init__(level)
-        self.lines: List[str] = []
+        self.level = level
+        self.lines = []
+        self.messages = []  # the bare messages, for callers (and tests) that look for one
         self._size = 0
 
-    def emit(self, record: logging.LogRecord) -> None:
+    def keep(self, line: str, message: str) -> None:
         if self._size >= _CAPTURE_LIMIT:
             return
-        line = self.format(record)
         self._size += len(line) + 1
         self.lines.append(line)
+        self.messages.append(message)
 
     def text(self) -> bytes:
         return "".join(line + "\n" for line in self.lines).encode("utf-8", "replace")
 
 
-def configure(level: str, stream: Optional[TextIO] = None, capture: bool = True) -> Optional[LogCapture]:
-    """(Re)configure the package logger for one invocation; returns the capture handler, if any."""
-    logger = logging.getLogger(LOGGER_NAME)
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
-    numeric = getattr(logging, level, logging.INFO)
+class _Sinks:
+    """Where lines go, set by `configure` once per invocation (the watchdog's children reconfigure)."""
+
+    console = None
+    console_level = LEVELS["INFO"]
+    capture = None
+    lowest = LEVELS["INFO"]
+    lock = _thread.allocate_lock()  # uploads log from their worker threads
+
+
+class Logger:
+    """The `logging.Logger` calls the supervisor uses: `debug`..`error` with %-style arguments."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def debug(self, message: str, *args, exc_info: bool = False) -> None:
+        _emit(10, message, args, exc_info)
+
+    def info(self, message: str, *args, exc_info: bool = False) -> None:
+        _emit(20, message, args, exc_info)
+
+    def warning(self, message: str, *args, exc_info: bool = False) -> None:
+        _emit(30, message, args, exc_info)
+
+    def error(self, message: str, *args, exc_info: bool = False) -> None:
+        _emit(40, message, args, exc_info)
+
+    def enabled_for(self, level: int) -> bool:
+        return level >= _Sinks.lowest
+
+
+def get_logger(name: str) -> Logger:
+    return Logger(name)
+
+
+def level_number(name: str) -> int:
+    """`INFO` → 20; an unknown name counts as INFO (config validation rejects those earlier)."""
+    return LEVELS.get(name, LEVELS["INFO"])
+
+
+def configure(level: str, stream=None, capture: bool = True):
+    """(Re)configure the sinks for one invocation; returns the `LogCapture`, if any."""
+    numeric = level_number(level)
     # The container log always shows errors: `log_level: CRITICAL` was OSCAR users' way to keep
     # logs out of responses, which no longer needs it, and must not hide why an invocation failed.
-    console_level = min(numeric, logging.ERROR)
-    logger.setLevel(min(numeric, console_level))
-    logger.propagate = False
-    formatter = logging.Formatter(FORMAT)
-    console = logging.StreamHandler(stream or sys.stderr)
-    console.setLevel(console_level)
-    console.setFormatter(formatter)
-    logger.addHandler(console)
-    if not capture:
-        return None
-    kept = LogCapture(numeric)
-    kept.setFormatter(formatter)
-    logger.addHandler(kept)
+    kept = LogCapture(numeric) if capture else None
+    with _Sinks.lock:
+        _Sinks.console = stream
+        _Sinks.console_level = min(numeric, LEVELS["ERROR"])
+        _Sinks.capture = kept
+        _Sinks.lowest = _Sinks.console_level
     return kept
+
+
+def _emit(level: int, message: str, args: tuple, exc_info: bool) -> None:
+    if level < _Sinks.lowest:
+        return
+    if args:
+        message = message % args
+    if exc_info:
+        import traceback  # only for the rare debug line that carries one
+
+        message = message + "\n" + traceback.format_exc().rstrip("\n")
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)) + ",%03d" % (now % 1 * 1000)
+    line = FORMAT.format(asctime=stamp, level=_NAMES[level], message=message)
+    with _Sinks.lock:
+        if level >= _Sinks.console_level:
+            stream = _Sinks.console or sys.stderr
+            try:
+                stream.write(line + "\n")
+                stream.flush()
+            except (OSError, ValueError):
+                pass  # a closed or broken stderr must not turn a log line into a failed invocation
+        capture = _Sinks.capture
+        if capture is not None and level >= capture.level:
+            capture.keep(line, message)

@@ -6,7 +6,6 @@ the order it wrote them. After it exits, or when `timeout` passes, every
 process it left behind is killed: nothing of one invocation outlives it.
 """
 
-import logging
 import os
 import signal
 import subprocess
@@ -14,9 +13,9 @@ import time
 from pathlib import Path
 from typing import Mapping, NamedTuple, Optional
 
-from faassupervisor import process_tree
+from faassupervisor import logs, process_tree
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 
 class ScriptResult(NamedTuple):

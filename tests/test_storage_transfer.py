@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
-import logging
 import os
 from pathlib import Path
 
 import pytest
 
+from faassupervisor import logs
 from faassupervisor.config.service import ServiceConfig
 from faassupervisor.errors import BadInput, StorageFailure
 from faassupervisor.events.storage import parse_storage_event
+from faassupervisor.logs import LogCapture
 from faassupervisor.storage import transfer
 from faassupervisor.storage.provider import MULTIPART_THRESHOLD, ProviderContext
 from faassupervisor.storage.registry import ProviderSet
@@ -27,6 +29,13 @@ from tests.storage_servers import (  # noqa: F401 - fixtures
 
 SOURCES = {"minio": "minio:s3", "s3": "aws:s3"}
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
+
+
+@pytest.fixture
+def supervisor_log():
+    """The supervisor's log lines at INFO, kept in memory (the container log goes to a buffer)."""
+    yield logs.configure("INFO", stream=io.StringIO(), capture=True)
+    logs.configure("INFO", capture=False)
 
 
 def _service(url: str, outputs=(), inputs=(), kinds=("minio", "s3")) -> ServiceConfig:
@@ -54,8 +63,8 @@ def _outputs(tmp_path: Path, files: dict) -> Path:
     return out
 
 
-def _uploaded_lines(caplog) -> list:
-    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("uploaded ") and " to " in r.getMessage()]
+def _uploaded_lines(captured: LogCapture) -> list:
+    return [m for m in captured.messages if m.startswith("uploaded ") and " to " in m]
 
 
 def test_each_output_entry_gets_the_files_its_filters_select(s3_server, tmp_path):
@@ -121,7 +130,7 @@ def test_large_files_go_as_multipart_uploads(kind, s3_server, tmp_path):
 
 @pytest.mark.parametrize("mode", ["reset", "slowdown", "truncate"])
 @pytest.mark.parametrize("kind", ["minio", "s3"])
-def test_transient_failures_are_retried_until_the_files_arrive(kind, mode, fault_proxy, s3_server, tmp_path, caplog):
+def test_transient_failures_are_retried_until_the_files_arrive(kind, mode, fault_proxy, s3_server, tmp_path, supervisor_log):
     bucket = s3_server.bucket("flaky")
     service = _service(fault_proxy.url, outputs=[{"storage_provider": f"{kind}.default", "path": bucket}])
     files = {f"file-{i}.bin": os.urandom(2000 + i) for i in range(4)}
@@ -133,11 +142,10 @@ def test_transient_failures_are_retried_until_the_files_arrive(kind, mode, fault
         fault_proxy.should_fail = _first_each(fault_proxy.should_fail)  # only each file's first PUT
     else:
         fault_proxy.fail_first(3)
-    with caplog.at_level(logging.INFO):
-        transfer.upload_outputs(out, service, providers, policy=RetryPolicy(attempts=4, base_delay=0.01))
+    transfer.upload_outputs(out, service, providers, policy=RetryPolicy(attempts=4, base_delay=0.01))
     assert fault_proxy.failed >= 2
     assert {key: s3_server.read(bucket, key) for key in s3_server.keys(bucket)} == files
-    assert any("retry 1 of 3" in r.getMessage() for r in caplog.records)
+    assert any("retry 1 of 3" in m for m in supervisor_log.messages)
 
 
 def _first_each(predicate):
@@ -154,7 +162,7 @@ def _first_each(predicate):
 
 
 @pytest.mark.parametrize("mode", ["slowdown", "reset", "truncate"])
-def test_a_persistent_failure_lists_exactly_the_files_that_did_not_arrive(mode, fault_proxy, s3_server, tmp_path, caplog):
+def test_a_persistent_failure_lists_exactly_the_files_that_did_not_arrive(mode, fault_proxy, s3_server, tmp_path, supervisor_log):
     bucket = s3_server.bucket("partial")
     service = _service(fault_proxy.url, outputs=[{"storage_provider": "minio.default", "path": f"{bucket}/run"}])
     out = _outputs(
@@ -163,7 +171,7 @@ def test_a_persistent_failure_lists_exactly_the_files_that_did_not_arrive(mode, 
     providers = _providers(service, tmp_path)
     fault_proxy.mode = mode
     fault_proxy.fail_matching(r"/bad-", methods={"PUT"})
-    with caplog.at_level(logging.INFO), pytest.raises(StorageFailure) as caught:
+    with pytest.raises(StorageFailure) as caught:
         transfer.upload_outputs(out, service, providers, policy=FAST)
     message = str(caught.value)
     assert message.startswith("2 of 4 uploads did not arrive")
@@ -172,38 +180,37 @@ def test_a_persistent_failure_lists_exactly_the_files_that_did_not_arrive(mode, 
     assert "gave up after 3 attempts" in message
     assert "\n" not in message
     # What the logs report as uploaded is there, byte for byte, and nothing else is reported.
-    reported = sorted(line.split()[1] for line in _uploaded_lines(caplog))
+    reported = sorted(line.split()[1] for line in _uploaded_lines(supervisor_log))
     assert reported == ["good-1.txt", "good-2.txt"]
     assert all(s3_server.read(bucket, f"run/{name}") == (out / name).read_bytes() for name in reported)
     if mode != "truncate":  # (a server that kept a short object keeps it: it is reported as failed)
         assert s3_server.keys(bucket) == ["run/good-1.txt", "run/good-2.txt"]
 
 
-def test_an_unreachable_provider_fails_every_file_and_reports_none(s3_server, tmp_path, caplog):
+def test_an_unreachable_provider_fails_every_file_and_reports_none(s3_server, tmp_path, supervisor_log):
     port = free_port()
     bucket = s3_server.bucket("down")
     service = _service(f"http://127.0.0.1:{port}", outputs=[{"storage_provider": "s3.default", "path": bucket}])
     out = _outputs(tmp_path, {"a.txt": b"a", "b.txt": b"b"})
-    with caplog.at_level(logging.INFO), pytest.raises(StorageFailure) as caught:
+    with pytest.raises(StorageFailure) as caught:
         transfer.upload_outputs(out, service, _providers(service, tmp_path), policy=FAST)
     assert str(caught.value).startswith("2 of 2 uploads did not arrive")
     assert f"127.0.0.1:{port} unreachable" in str(caught.value)
-    assert _uploaded_lines(caplog) == []
+    assert _uploaded_lines(supervisor_log) == []
 
 
-def test_a_long_transfer_logs_progress_lines(s3_server, tmp_path, caplog):
+def test_a_long_transfer_logs_progress_lines(s3_server, tmp_path, supervisor_log):
     proxy = FaultProxy(s3_server.url, delay=0.2)
     try:
         bucket = s3_server.bucket("progress")
         service = _service(proxy.url, outputs=[{"storage_provider": "minio.default", "path": bucket}])
         out = _outputs(tmp_path, {f"f{i}.txt": b"x" * i for i in range(1, 3)})
-        with caplog.at_level(logging.INFO):
-            transfer.upload_outputs(
-                out, service, _providers(service, tmp_path), policy=FAST, workers=1, progress_interval=0.05
-            )
+        transfer.upload_outputs(
+            out, service, _providers(service, tmp_path), policy=FAST, workers=1, progress_interval=0.05
+        )
     finally:
         proxy.stop()
-    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("uploading: ")]
+    lines = [m for m in supervisor_log.messages if m.startswith("uploading: ")]
     assert lines and "of 2 files done" in lines[-1] and "in flight: f" in lines[0]
 
 
@@ -296,18 +303,17 @@ def test_a_failed_download_is_retried_and_leaves_nothing_behind(kind, mode, faul
     assert dest.read_bytes() == s3_server.read(bucket, "object.bin")
 
 
-def test_a_long_download_logs_progress_lines(s3_server, tmp_path, caplog):
+def test_a_long_download_logs_progress_lines(s3_server, tmp_path, supervisor_log):
     bucket = s3_server.bucket("slow-dl")
     s3_server.client.put_object(Bucket=bucket, Key="big.bin", Body=b"x" * 4096)
     proxy = FaultProxy(s3_server.url, delay=0.3)
     try:
         service = _service(proxy.url, inputs=[{"storage_provider": "minio.default", "path": bucket}])
-        with caplog.at_level(logging.INFO):
-            transfer.fetch_event_object(
-                _event(bucket, "big.bin"), service, _providers(service, tmp_path), tmp_path / "big.bin",
-                policy=FAST, progress_interval=0.05,
-            )
+        transfer.fetch_event_object(
+            _event(bucket, "big.bin"), service, _providers(service, tmp_path), tmp_path / "big.bin",
+            policy=FAST, progress_interval=0.05,
+        )
     finally:
         proxy.stop()
-    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("downloading ") and ":" in r.getMessage()]
+    lines = [m for m in supervisor_log.messages if m.startswith("downloading ") and ":" in m]
     assert lines and lines[-1].startswith(f"downloading {bucket}/big.bin from minio.default: ")

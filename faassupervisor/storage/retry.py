@@ -10,13 +10,13 @@ whichever provider holds it, and every retry is logged the same way.
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Callable, Optional, TypeVar
 
+from faassupervisor import logs
 from faassupervisor.errors import StorageFailure
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 T = TypeVar("T")
 

@@ -20,13 +20,13 @@ provider gets it:
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import threading
 import time
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
+from faassupervisor import logs
 from faassupervisor.config.service import ServiceConfig, StoragePath
 from faassupervisor.errors import StorageFailure, SupervisorError
 from faassupervisor.events.storage import StorageEvent, match_input
@@ -35,7 +35,7 @@ from faassupervisor.storage.provider import MULTIPART_THRESHOLD, MiB, StoragePro
 from faassupervisor.storage.registry import ProviderSet
 from faassupervisor.storage.retry import DEFAULT_POLICY, RetryPolicy, TransientStorageError
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 UPLOAD_WORKERS = 8  # files in flight at once
 LARGE_FILE_SLOTS = 2  # of which at most this many are multipart-sized
