@@ -36,7 +36,7 @@ def test_console_scripts_declared():
     parser = configparser.ConfigParser()
     parser.read(ROOT / "setup.cfg")
     scripts = parser["options.entry_points"]["console_scripts"]
-    assert "supervisor = faassupervisor.__main__:supervisor_main" in scripts
+    assert "supervisor = faassupervisor.__main__:supervisor_command" in scripts
     assert "faas-supervisor = faassupervisor.__main__:main" in scripts
 
 
