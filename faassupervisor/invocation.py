@@ -7,12 +7,10 @@ timeout, or a SIGTERM from the watchdog.
 """
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable, Dict, Mapping, NamedTuple, Optional
 
-from faassupervisor import logs, mime, response
+from faassupervisor import logs, mime, response, workdir
 from faassupervisor.config.settings import RuntimeSettings, missing_script_message
 from faassupervisor.errors import BadConfig, ExitStatus
 from faassupervisor.events.body import DecodedBody, decode_body
@@ -55,16 +53,16 @@ class Invocation:
         if self.settings.script is None:
             raise BadConfig(missing_script_message(self.settings))
         self.providers.validate()  # bad credentials fail before any work is done
-        workdir = Path(tempfile.mkdtemp(prefix="faas-supervisor-", dir=self.settings.temp_root))
+        private = workdir.make(self.settings.temp_root)
         try:
-            return self._run_in(workdir, stdin, stdout)
+            return self._run_in(Path(private), stdin, stdout)
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            workdir.remove(private)
 
-    def _run_in(self, workdir: Path, stdin: BinaryIO, stdout: BinaryIO) -> ExitStatus:
-        # The workdir itself holds our own files: one mkdir fewer per invocation (each costs
+    def _run_in(self, private: Path, stdin: BinaryIO, stdout: BinaryIO) -> ExitStatus:
+        # The work dir itself holds our own files: one mkdir fewer per invocation (each costs
         # a millisecond or two on a busy disk, and the fork server runs hundreds per second).
-        input_dir, output_dir, private = workdir / "input", workdir / "output", workdir
+        input_dir, output_dir = private / "input", private / "output"
         for folder in (input_dir, output_dir):
             folder.mkdir(mode=0o700)
         script_env = self._script_environment(input_dir, output_dir)

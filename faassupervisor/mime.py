@@ -6,7 +6,6 @@ so an extension-less input gets the usual one for its detected type.
 
 from __future__ import annotations
 
-import mimetypes
 from pathlib import Path
 from typing import Optional
 
@@ -40,6 +39,8 @@ def extension_for(mime: str) -> Optional[str]:
         return _PREFERRED[mime]
     if mime in ("application/octet-stream", "inode/x-empty"):
         return None
+    import mimetypes  # deferred: reading the system's type tables is only needed for other types
+
     return mimetypes.guess_extension(mime, strict=False)
 
 

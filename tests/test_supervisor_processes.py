@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -94,3 +95,28 @@ def test_no_file_descriptor_leaks_into_the_script(sandbox):
     assert run.returncode == 0
     # 10 is dash's own descriptor for the script file it reads.
     assert sorted(run.text.split(), key=int) in (["0", "1", "2", "10"], ["0", "1", "2"])
+
+
+def test_descriptors_the_supervisor_inherited_do_not_reach_the_script(sandbox):
+    # A caller (the classic watchdog, a shell) may hand the supervisor extra descriptors.
+    sandbox.write_script("#!/bin/sh\nfor fd in $(seq 3 64); do [ -e /proc/$$/fd/$fd ] && echo $fd; done; true\n")
+    sandbox.write_config("log_level: CRITICAL")
+    read_end, write_end = os.pipe()
+    try:
+        proc = subprocess.run([SUPERVISOR], input=b"{}", env=sandbox.env, capture_output=True, timeout=60,
+                              pass_fds=(read_end, write_end))
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert proc.returncode == 0
+    assert proc.stdout.split() in ([b"10"], [])  # 10: dash's own descriptor for the script file
+
+
+def test_a_script_whose_interpreter_is_missing_fails_with_one_line(sandbox):
+    script = sandbox.write_script("#!/nonexistent/interpreter\necho never\n")
+    script.chmod(0o755)
+    run = sandbox.supervisor(b"{}")
+    assert run.returncode == 1
+    assert run.text == "error: cannot start the script with '#!/nonexistent/interpreter': No such file or directory\n"
+    assert "Traceback" not in run.stderr
+    assert sandbox.leftovers() == []
