@@ -23,6 +23,9 @@ from faassupervisor.storage.registry import ProviderSet
 log = logs.get_logger(__name__)
 
 _EVENT_SNIFF_LIMIT = 64 * 1024  # storage events are small; bigger JSON bodies are plain input
+# A MinIO/S3 event has "Records", a delegated one "storage_provider"; a key spelled with
+# \u escapes could hide either, so a body with escapes is always parsed.
+_EVENT_MARKERS = (b"Records", b"storage_provider", b"\\u")
 
 
 class InvocationOptions(NamedTuple):
@@ -191,6 +194,8 @@ def _as_storage_event(decoded: DecodedBody):
     """The StorageEvent a small JSON body describes, or None for a plain JSON input."""
     if decoded.kind != "json" or decoded.size > _EVENT_SNIFF_LIMIT:
         return None
+    if not any(marker in decoded.head for marker in _EVENT_MARKERS):
+        return None  # no event's key is there: skip parsing it and importing the event parser
     from faassupervisor.events.storage import parse_storage_event  # deferred: most bodies are not events
 
     try:
