@@ -6,9 +6,10 @@ response zip), removed in every outcome: success, failure, bad input,
 timeout, or a SIGTERM from the watchdog.
 """
 
+from __future__ import annotations
+
 import json
 from pathlib import Path
-from typing import BinaryIO, Callable, Dict, Mapping, NamedTuple, Optional
 
 from faassupervisor import logs, mime, response, workdir
 from faassupervisor.config.settings import RuntimeSettings, missing_script_message
@@ -19,6 +20,11 @@ from faassupervisor.paths import output_files
 from faassupervisor.script import ScriptResult, run_script
 from faassupervisor.storage.provider import ProviderContext
 from faassupervisor.storage.registry import ProviderSet
+from faassupervisor.records import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import BinaryIO, Callable, Dict, Mapping, Optional
 
 log = logs.get_logger(__name__)
 
@@ -28,7 +34,8 @@ _EVENT_SNIFF_LIMIT = 64 * 1024  # storage events are small; bigger JSON bodies a
 _EVENT_MARKERS = (b"Records", b"storage_provider", b"\\u")
 
 
-class InvocationOptions(NamedTuple):
+@record
+class InvocationOptions:
     """How the caller wants this invocation run (CLI flags, or the watchdog's fork server)."""
 
     logs_in_response: bool = True  # False: logs go only to the container log

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from faassupervisor.config import yaml_cache
 from faassupervisor.config.service import ServiceConfig
 from faassupervisor.errors import BadConfig
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import Optional
 
 
 def parse_yaml(text: bytes, where: str):
