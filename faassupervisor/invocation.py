@@ -24,7 +24,7 @@ from faassupervisor.records import record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing is start-up time
-    from typing import BinaryIO, Callable, Dict, Mapping, Optional
+    from typing import BinaryIO, Callable, Dict, List, Mapping, Optional
 
 log = logs.get_logger(__name__)
 
@@ -84,11 +84,12 @@ class Invocation:
         if not result.ok:
             log.error("%s", result.describe())
             return self._respond(response.Response(parts=self._log_parts(script_output)), stdout, result)
-        if self.service.output:
-            from faassupervisor.storage import transfer  # deferred: only services with outputs upload
+        files = output_files(output_dir)
+        if self.service.output and files:
+            from faassupervisor.storage import transfer  # deferred: only invocations with outputs upload
 
             transfer.upload_outputs(output_dir, self.service, self.providers)  # logs its own summary
-        return self._respond(self._success_response(output_dir, private, script_output), stdout, result)
+        return self._respond(self._success_response(files, output_dir, private, script_output), stdout, result)
 
     def _stage_input(self, stdin: BinaryIO, input_dir: Path) -> Dict[str, str]:
         """Decode the body (or fetch the event's object); the variables that tell the script where it is."""
@@ -144,8 +145,9 @@ class Invocation:
         lines = self.captured.text() if (self.captured and self.options.logs_in_response) else b""
         return (lines, script_output) if lines else (script_output,)
 
-    def _success_response(self, output_dir: Path, private: Path, script_output: Path) -> response.Response:
-        files = output_files(output_dir)
+    def _success_response(
+        self, files: List[Path], output_dir: Path, private: Path, script_output: Path
+    ) -> response.Response:
         raw = self.options.raw_response
         if raw is None:
             raw = response.wants_raw(self.environ.get("Http_Accept"))
