@@ -27,6 +27,7 @@ from watchdog.forkserver import SEND_BUFFER, encode, socket_address
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 60.0  # importing the supervisor on a slow, cold container
+PID_WAIT = 10.0  # how long a kill waits for a child to take the request
 
 
 class ForkServerUnavailable(RunnerUnavailable):
@@ -128,11 +129,19 @@ class ForkedChild(Child):
     def handle_event(self, fd: int) -> None:
         self._receive(None)
 
-    def wait_for_pid(self) -> None:
+    def wait_for_pid(self, timeout: float) -> None:
+        """Until a child has taken the request (it may still wait for a spare to accept it)."""
+        deadline = time.monotonic() + timeout
         while not self.pid and self.conn is not None:
-            self._receive(None)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ForkServerUnavailable(f"no child of the fork server took the request within {timeout:g}s")
+            try:
+                self._receive(remaining)
+            except socket.timeout:
+                pass
         if not self.pid:
-            raise ForkServerUnavailable("fork server closed the connection before forking")
+            raise ForkServerUnavailable("the fork server's child closed the connection before starting")
 
     def wait(self, timeout: Optional[float]) -> Optional[int]:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -156,7 +165,7 @@ class ForkedChild(Child):
         except OSError:
             data = b""
         if not data:
-            # Closed without an exit status: the fork server died, and our child with it.
+            # Closed without an exit status: the child died (killed, or crashed).
             if self.exit_status is None:
                 self.exit_status = -9
             self._close_conn()
@@ -169,16 +178,13 @@ class ForkedChild(Child):
         elif "exit" in message:
             self.exit_status = message["exit"]
             self._close_conn()
-        elif "error" in message:
-            self.exit_status = 1
-            self._close_conn()
-            raise ForkServerUnavailable(message["error"])
 
     def kill(self) -> None:
         if not self.pid and self.conn is not None:
             try:
-                self.wait_for_pid()  # one fork away at most
+                self.wait_for_pid(PID_WAIT)  # a spare is at most one fork away
             except (ForkServerUnavailable, OSError):
+                self._close_conn()  # a child that takes the request later finds nobody and does not run it
                 return
         if self.pid:
             super().kill()
