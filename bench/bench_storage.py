@@ -180,21 +180,21 @@ def _wall(env: dict) -> float:
     return wall
 
 
-# Runs the supervisor script in-process and writes, at exit, every module it loaded. (`-X importtime`
-# alone misses imports made once the invocation has started: the supervisor's stderr is not ours then.)
-_MODULES_AT_EXIT = """
-import atexit, runpy, sys
-out, script = sys.argv[1], sys.argv[2]
-atexit.register(lambda: open(out, "w").write("\\n".join(sorted(sys.modules))))
-sys.argv = [script]
-runpy.run_path(script, run_name="__main__")
+# Runs one invocation in-process, then writes every module it loaded. (`-X importtime` alone misses
+# imports made once the invocation has started: the supervisor's stderr is not ours then; and the
+# `supervisor` script itself ends with os._exit, which runs no atexit hook.)
+_MODULES_AFTER = """
+import sys
+from faassupervisor.__main__ import supervisor_main
+supervisor_main([])
+open(sys.argv[1], "w").write("\\n".join(sorted(sys.modules)))
 """
 
 
 def _sdk_modules_loaded(env: dict, tmp: Path) -> list:
     listing = tmp / "modules.txt"
     subprocess.run(
-        [sys.executable, "-c", _MODULES_AT_EXIT, str(listing), SUPERVISOR],
+        [sys.executable, "-c", _MODULES_AFTER, str(listing)],
         input=b'{"message": "hi"}',
         env=env,
         capture_output=True,

@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import BinaryIO, Mapping, Optional, Sequence
 
 from faassupervisor import logs
 from faassupervisor.config.settings import RuntimeSettings
 from faassupervisor.errors import ExitStatus, SupervisorError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import BinaryIO, Mapping, Optional, Sequence
 
 log = logs.get_logger("faassupervisor.main")
 

@@ -6,9 +6,10 @@ response zip), removed in every outcome: success, failure, bad input,
 timeout, or a SIGTERM from the watchdog.
 """
 
+from __future__ import annotations
+
 import json
 from pathlib import Path
-from typing import BinaryIO, Callable, Dict, Mapping, NamedTuple, Optional
 
 from faassupervisor import logs, mime, response, workdir
 from faassupervisor.config.settings import RuntimeSettings, missing_script_message
@@ -19,13 +20,22 @@ from faassupervisor.paths import output_files
 from faassupervisor.script import ScriptResult, run_script
 from faassupervisor.storage.provider import ProviderContext
 from faassupervisor.storage.registry import ProviderSet
+from faassupervisor.records import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import BinaryIO, Callable, Dict, List, Mapping, Optional
 
 log = logs.get_logger(__name__)
 
 _EVENT_SNIFF_LIMIT = 64 * 1024  # storage events are small; bigger JSON bodies are plain input
+# A MinIO/S3 event has "Records", a delegated one "storage_provider"; a key spelled with
+# \u escapes could hide either, so a body with escapes is always parsed.
+_EVENT_MARKERS = (b"Records", b"storage_provider", b"\\u")
 
 
-class InvocationOptions(NamedTuple):
+@record
+class InvocationOptions:
     """How the caller wants this invocation run (CLI flags, or the watchdog's fork server)."""
 
     logs_in_response: bool = True  # False: logs go only to the container log
@@ -74,11 +84,12 @@ class Invocation:
         if not result.ok:
             log.error("%s", result.describe())
             return self._respond(response.Response(parts=self._log_parts(script_output)), stdout, result)
-        if self.service.output:
-            from faassupervisor.storage import transfer  # deferred: only services with outputs upload
+        files = output_files(output_dir)
+        if self.service.output and files:
+            from faassupervisor.storage import transfer  # deferred: only invocations with outputs upload
 
             transfer.upload_outputs(output_dir, self.service, self.providers)  # logs its own summary
-        return self._respond(self._success_response(output_dir, private, script_output), stdout, result)
+        return self._respond(self._success_response(files, output_dir, private, script_output), stdout, result)
 
     def _stage_input(self, stdin: BinaryIO, input_dir: Path) -> Dict[str, str]:
         """Decode the body (or fetch the event's object); the variables that tell the script where it is."""
@@ -134,8 +145,9 @@ class Invocation:
         lines = self.captured.text() if (self.captured and self.options.logs_in_response) else b""
         return (lines, script_output) if lines else (script_output,)
 
-    def _success_response(self, output_dir: Path, private: Path, script_output: Path) -> response.Response:
-        files = output_files(output_dir)
+    def _success_response(
+        self, files: List[Path], output_dir: Path, private: Path, script_output: Path
+    ) -> response.Response:
         raw = self.options.raw_response
         if raw is None:
             raw = response.wants_raw(self.environ.get("Http_Accept"))
@@ -191,6 +203,8 @@ def _as_storage_event(decoded: DecodedBody):
     """The StorageEvent a small JSON body describes, or None for a plain JSON input."""
     if decoded.kind != "json" or decoded.size > _EVENT_SNIFF_LIMIT:
         return None
+    if not any(marker in decoded.head for marker in _EVENT_MARKERS):
+        return None  # no event's key is there: skip parsing it and importing the event parser
     from faassupervisor.events.storage import parse_storage_event  # deferred: most bodies are not events
 
     try:

@@ -71,9 +71,6 @@ class Logger:
     def error(self, message: str, *args, exc_info: bool = False) -> None:
         _emit(40, message, args, exc_info)
 
-    def enabled_for(self, level: int) -> bool:
-        return level >= _Sinks.lowest
-
 
 def get_logger(name: str) -> Logger:
     return Logger(name)

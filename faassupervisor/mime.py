@@ -7,7 +7,10 @@ so an extension-less input gets the usual one for its detected type.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import Optional
 
 # Preferred extensions where `mimetypes` picks an odd one first (e.g. '.jpe').
 _PREFERRED = {

@@ -4,9 +4,12 @@ and listing what a script left in its output directory."""
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
-from typing import List
 
 from faassupervisor.errors import BadInput
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import List
 
 
 def safe_relative(name: str) -> PurePosixPath:

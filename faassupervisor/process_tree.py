@@ -9,10 +9,16 @@ The watchdog uses `kill_session` for the same purpose on the supervisor it
 started with `setsid`.
 """
 
+from __future__ import annotations
+
 import os
 import signal
 import time
-from typing import Dict, List, NamedTuple, Optional, Set
+from faassupervisor.records import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import Dict, List, Optional, Set
 
 _PR_SET_CHILD_SUBREAPER = 36
 
@@ -28,7 +34,8 @@ def become_subreaper() -> bool:
         return False
 
 
-class ProcState(NamedTuple):
+@record
+class ProcState:
     """What /proc/PID/stat says of one process that matters for killing trees."""
 
     state: str  # "R", "S", "Z" (zombie), ...

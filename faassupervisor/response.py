@@ -6,15 +6,22 @@ concatenation is exactly `base64(file)` with no line breaks (what oscar-cli,
 oscar-python and `base64 -d` expect).
 """
 
+from __future__ import annotations
+
 import base64
 from pathlib import Path
-from typing import BinaryIO, Iterable, NamedTuple, Optional
+from faassupervisor.records import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import BinaryIO, Iterable, Optional
 
 _CHUNK = 3 * (1 << 18)  # multiple of 3: each chunk encodes without padding
 TEXT = "text/plain; charset=utf-8"
 
 
-class Response(NamedTuple):
+@record
+class Response:
     """What to send: a file (base64 or raw), or text parts (logs, then script output)."""
 
     file: Optional[Path] = None

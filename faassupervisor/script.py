@@ -11,20 +11,27 @@ pays; what Popen did for us here (own session, standard streams, closing our
 other descriptors, waiting with a timeout) is a few lines below.
 """
 
+from __future__ import annotations
+
 import os
 import select
 import signal
 import time
 from pathlib import Path
-from typing import Mapping, NamedTuple, Optional
 
 from faassupervisor import logs, process_tree
 from faassupervisor.errors import ScriptFailed
+from faassupervisor.records import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import Mapping, Optional
 
 log = logs.get_logger(__name__)
 
 
-class ScriptResult(NamedTuple):
+@record
+class ScriptResult:
     returncode: int  # negative: killed by that signal (os.waitstatus_to_exitcode's convention)
     timed_out: bool
     seconds: float

@@ -55,3 +55,19 @@ def test_same_checksum_different_text_is_a_miss(tmp_path):
     entry = next(cache.iterdir())
     entry.write_text('["a: 2", {"a": 999}]')  # a forged entry whose text does not match
     assert yaml_cache.load(b"a: 1", lambda text: {"a": 1}, cache) == {"a": 1}
+
+
+def test_a_process_parses_each_config_once_and_never_caches_a_bad_one(tmp_path):
+    # The fork server's children inherit what it parsed while warming up.
+    import pytest
+
+    from faassupervisor.config.loader import load_service
+    from faassupervisor.errors import BadConfig
+
+    first = load_service(b"name: memo\nlog_level: DEBUG\n", "FUNCTION_CONFIG", cache_dir=tmp_path)
+    again = load_service(b"name: memo\nlog_level: DEBUG\n", "FUNCTION_CONFIG", cache_dir=tmp_path)
+    other = load_service(b"name: memo\nlog_level: ERROR\n", "FUNCTION_CONFIG", cache_dir=tmp_path)
+    assert again is first and first.log_level == "DEBUG" and other.log_level == "ERROR"
+    for _ in range(2):
+        with pytest.raises(BadConfig, match="log_level"):
+            load_service(b"name: memo\nlog_level: LOUD\n", "FUNCTION_CONFIG", cache_dir=tmp_path)

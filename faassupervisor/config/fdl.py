@@ -7,20 +7,29 @@ with the top-level providers merged into it, so the control plane and
 `faas-supervisor run --config` agree on what a service is.
 """
 
-from typing import Any, Mapping, NamedTuple, Optional, Tuple
+from __future__ import annotations
+
+from collections.abc import Mapping
 
 from faassupervisor.config.service import ServiceConfig, _mapping, _providers
 from faassupervisor.errors import BadConfig
+from faassupervisor.records import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import Any, Optional, Tuple
 
 
-class FdlService(NamedTuple):
+@record
+class FdlService:
     """One service of an FDL file and the cluster it is declared for."""
 
     cluster_id: str
     config: ServiceConfig
 
 
-class Fdl(NamedTuple):
+@record
+class Fdl:
     services: Tuple[FdlService, ...]
 
     def select(self, name: Optional[str] = None, cluster_id: Optional[str] = None) -> FdlService:

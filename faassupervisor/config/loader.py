@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from faassupervisor.config import yaml_cache
 from faassupervisor.config.service import ServiceConfig
 from faassupervisor.errors import BadConfig
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import Optional
 
 
 def parse_yaml(text: bytes, where: str):
@@ -24,10 +27,28 @@ def parse_yaml(text: bytes, where: str):
         raise BadConfig(f"{where}: invalid YAML{at}: {problem}") from None
 
 
+# Services already parsed in this process, by (text, where, name). The watchdog's fork server
+# parses its service once while warming up; every child it forks then finds it here instead of
+# reading the on-disk cache again. ServiceConfig is immutable, so sharing it is safe.
+_PARSED: dict = {}
+_PARSED_LIMIT = 16
+
+
 def load_service(
     text: bytes, where: str, service_name: Optional[str] = None, cache_dir: Optional[Path] = None
 ) -> ServiceConfig:
     """A service from either a function_config.yaml mapping or a whole FDL file."""
+    key = (text, where, service_name)
+    service = _PARSED.get(key)
+    if service is None:
+        service = _parse_service(text, where, service_name, cache_dir)
+        if len(_PARSED) >= _PARSED_LIMIT:
+            _PARSED.clear()
+        _PARSED[key] = service
+    return service
+
+
+def _parse_service(text: bytes, where: str, service_name: Optional[str], cache_dir: Optional[Path]) -> ServiceConfig:
     document = yaml_cache.load(text, lambda data: parse_yaml(data, where), cache_dir)
     if document is None:
         return ServiceConfig()

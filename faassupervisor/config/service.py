@@ -7,18 +7,24 @@ use (image, cpu, expose, ...) are still typed here, because the control plane
 renders Kubernetes objects from this same model instead of parsing the FDL a
 second time.
 
-The records are `NamedTuple`s, not dataclasses, and the modules defining them
-do not postpone annotations: importing `dataclasses` and generating a dozen
-frozen classes costs about 25 ms, and NamedTuple compiles every postponed
-(string) field annotation, a few more; every supervisor start pays for both
-(measured by `make bench`).
+The records are `@record` classes (immutable named tuples built without
+`typing`), not dataclasses: importing `dataclasses` and generating a dozen
+frozen classes costs about 25 ms, and `typing` a few more; every supervisor
+start pays for both (measured by `make bench`).
 """
 
+from __future__ import annotations
+
 import re
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
 
 from faassupervisor.errors import BadConfig
+from faassupervisor.records import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import Any, Dict, Optional, Tuple
 
 # Shared read-only default for mapping fields (the records are immutable).
 EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -27,7 +33,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _LOG_LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL"}
 
 
-class ProviderRef(NamedTuple):
+@record
+class ProviderRef:
     """A `TYPE.ID` storage provider reference; `TYPE` alone means `TYPE.default`."""
 
     type: str
@@ -46,7 +53,8 @@ class ProviderRef(NamedTuple):
         return f"{self.type}.{self.id}"
 
 
-class StoragePath(NamedTuple):
+@record
+class StoragePath:
     """One `input` or `output` entry: where objects come from or go to."""
 
     provider: ProviderRef
@@ -86,14 +94,16 @@ class StoragePath(NamedTuple):
         )
 
 
-class ScaleSettings(NamedTuple):
+@record
+class ScaleSettings:
     """`synchronous` (Knative) or `expose` (HPA) replica bounds."""
 
     min_scale: int = 0
     max_scale: int = 0
 
 
-class ExposeSettings(NamedTuple):
+@record
+class ExposeSettings:
     """OSCAR's `expose` section: a long-running server reached at /system/services/<name>/exposed/.
 
     `api_port` 0 means the service is not exposed (OSCAR writes the section
@@ -136,7 +146,8 @@ class ExposeSettings(NamedTuple):
         return self.api_port != 0
 
 
-class ServiceConfig(NamedTuple):
+@record
+class ServiceConfig:
     """One service, everything the supervisor and the control plane need of it."""
 
     name: str = "service"

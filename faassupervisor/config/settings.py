@@ -5,16 +5,22 @@ the rest of the code receives this object. Nothing is written back to the
 environment: the user script's environment is built as a dict elsewhere.
 """
 
+from __future__ import annotations
+
 import binascii
 import base64
 
 from pathlib import Path
-from typing import Mapping, NamedTuple, Optional
 
 from faassupervisor.config import yaml_cache
 from faassupervisor.config.loader import load_service
 from faassupervisor.config.service import ServiceConfig, parse_bool, parse_log_level
 from faassupervisor.errors import BadConfig
+from faassupervisor.records import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import Mapping, Optional
 
 DEFAULT_CONFIG_DIR = "/oscar/config"
 DEFAULT_STORAGE_DIR = "/tmp/faas-supervisor/storage"
@@ -35,7 +41,8 @@ VARIABLES = (
 )
 
 
-class ScriptSource(NamedTuple):
+@record
+class ScriptSource:
     """The user script: a file to run in place, or text to write into the invocation's temp dir."""
 
     path: Optional[Path] = None
@@ -46,7 +53,8 @@ class ScriptSource(NamedTuple):
         return str(self.path) if self.path else "$SCRIPT"
 
 
-class RuntimeSettings(NamedTuple):
+@record
+class RuntimeSettings:
     service: ServiceConfig
     script: Optional[ScriptSource]
     config_dir: Path = Path(DEFAULT_CONFIG_DIR)

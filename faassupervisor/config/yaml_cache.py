@@ -9,12 +9,17 @@ only for documents that survive a JSON round trip unchanged; any problem just
 means parsing the YAML again.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import stat
 import zlib
 from pathlib import Path
-from typing import Any, Callable, Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import Any, Callable, Optional
 
 
 def default_dir() -> Path:

@@ -9,13 +9,19 @@ base64 and is written decoded. Everything is streamed: memory stays flat
 whatever the body's size, and a failed decode leaves no file behind.
 """
 
+from __future__ import annotations
+
 import os
 from pathlib import Path
-from typing import BinaryIO, Iterator, NamedTuple, Optional
 
 from faassupervisor.errors import BadInput
 from faassupervisor.events.base64_stream import Base64Decoder
 from faassupervisor.events.json_stream import JsonValidator
+from faassupervisor.records import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import BinaryIO, Iterator, Optional
 
 DEFAULT_NAME = "event_file"
 HEAD_BYTES = 64 * 1024
@@ -31,7 +37,8 @@ _PREVIEW_BYTES = 2 * _PREVIEW_CHARS
 KINDS = ("json", "base64", "multipart", "raw")
 
 
-class DecodedBody(NamedTuple):
+@record
+class DecodedBody:
     """The input file made from a body; `head` is its first bytes (at most HEAD_BYTES),
     so a small JSON body can be checked for a storage event without reading it again."""
 

@@ -29,9 +29,12 @@ from __future__ import annotations
 import codecs
 import json.decoder
 import re
-from typing import Tuple
 
 from faassupervisor.errors import BadInput
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import Tuple
 
 # Nesting limit: the stack costs one byte per level, so this bounds memory;
 # no real document comes near it (json.loads itself stops near 1000).

@@ -7,17 +7,25 @@ Parsing only reads the document; choosing the provider and downloading is
 `faassupervisor.storage.transfer`'s job.
 """
 
+from __future__ import annotations
+
 import json
-from typing import Any, Mapping, NamedTuple, Optional
+from collections.abc import Mapping
 from urllib.parse import unquote_plus
 
 from faassupervisor.config.service import ProviderRef, ServiceConfig, StoragePath
 from faassupervisor.errors import BadConfig, BadInput
+from faassupervisor.records import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import Any, Optional
 
 SOURCES = {"minio:s3": "minio", "aws:s3": "s3"}
 
 
-class StorageEvent(NamedTuple):
+@record
+class StorageEvent:
     source: str  # "minio:s3" or "aws:s3"
     bucket: str
     key: str  # URL-decoded

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Iterable, Optional, Set
 from urllib.parse import quote, urlsplit
 
 from faassupervisor.errors import BadConfig
 from faassupervisor.storage.provider import CONNECT_TIMEOUT, READ_TIMEOUT, StorageProvider, refuse_dot_segments
 from faassupervisor.storage.retry import is_transient_status
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import Any, Iterable, Optional, Set
 
 TIMEOUT = (CONNECT_TIMEOUT, READ_TIMEOUT)
 CHUNK = 1024 * 1024

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import abc
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Optional, Tuple
 
 from faassupervisor.errors import BadConfig, BadInput, StorageFailure
 from faassupervisor.storage.retry import TransientStorageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import Any, ClassVar, Mapping, Optional, Tuple
 
 MiB = 1024 * 1024
 

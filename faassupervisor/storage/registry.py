@@ -9,11 +9,14 @@ for scanning installed distributions, and one without MinIO never imports its SD
 from __future__ import annotations
 
 import importlib
-from typing import Dict, Mapping, Type
 
 from faassupervisor.config.service import ProviderRef, ServiceConfig
 from faassupervisor.errors import BadConfig
 from faassupervisor.storage.provider import ProviderContext, StorageProvider
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import Dict, Mapping, Type
 
 GROUP = "faassupervisor.storage_providers"
 

@@ -11,14 +11,17 @@ whichever provider holds it, and every retry is logged the same way.
 from __future__ import annotations
 
 import time
-from typing import Callable, Optional, TypeVar
 
 from faassupervisor import logs
 from faassupervisor.errors import StorageFailure
 
-log = logs.get_logger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import Callable, Optional, TypeVar
 
-T = TypeVar("T")
+    T = TypeVar("T")
+
+log = logs.get_logger(__name__)
 
 # HTTP statuses a later attempt may not get: timeouts, throttling, server errors.
 TRANSIENT_HTTP_STATUSES = frozenset({408, 429, 500, 502, 503, 504})

@@ -24,7 +24,6 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Callable, List, Optional, Tuple
 
 from faassupervisor import logs
 from faassupervisor.config.service import ServiceConfig, StoragePath
@@ -34,6 +33,10 @@ from faassupervisor.paths import output_files, safe_join, safe_relative
 from faassupervisor.storage.provider import MULTIPART_THRESHOLD, MiB, StorageProvider
 from faassupervisor.storage.registry import ProviderSet
 from faassupervisor.storage.retry import DEFAULT_POLICY, RetryPolicy, TransientStorageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import Callable, List, Optional, Tuple
 
 log = logs.get_logger(__name__)
 

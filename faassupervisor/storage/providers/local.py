@@ -10,11 +10,14 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Mapping, Optional
 
 from faassupervisor.errors import StorageFailure
 from faassupervisor.paths import safe_join
 from faassupervisor.storage.provider import ProviderContext, StorageProvider
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import Any, Mapping, Optional
 
 
 class LocalProvider(StorageProvider):

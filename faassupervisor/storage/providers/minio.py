@@ -8,10 +8,8 @@ come from the FDL section or from the files OSCAR mounts at
 
 from __future__ import annotations
 
-import shutil
 import threading
 from pathlib import Path
-from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit
 
 from faassupervisor.config.service import parse_bool
@@ -26,6 +24,10 @@ from faassupervisor.storage.provider import (
     refuse_dot_segments,
 )
 from faassupervisor.storage.retry import is_transient_status
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import Any, Mapping, Optional
 
 DEFAULT_ENDPOINT = "http://minio-service.minio:9000"
 _SECRET_FILES = {"access_key": "accessKey", "secret_key": "secretKey"}
@@ -122,6 +124,8 @@ class MinioProvider(StorageProvider):
             raise self._failure("stat", bucket, key, err) from None
 
     def download(self, bucket: str, key: str, dest_path: Path) -> None:
+        import shutil  # deferred, like the SDK: configuring an output must not cost start-up time
+
         refuse_dot_segments(key)
         response = None
         try:

@@ -15,11 +15,14 @@ are relative to the space: bucket `b` and key `k` live at
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Optional
 from urllib.parse import quote
 
 from faassupervisor.storage.http_provider import HttpProvider, base_url, quote_path
 from faassupervisor.storage.provider import ProviderContext
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import Any, Mapping, Optional
 
 CDMI_VERSION = {"X-CDMI-Specification-Version": "1.1.1"}
 _PUT_OK = (200, 201, 204)

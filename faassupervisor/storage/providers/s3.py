@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit
 
 from faassupervisor.config.service import parse_bool
@@ -24,6 +23,10 @@ from faassupervisor.storage.provider import (
     StorageProvider,
 )
 from faassupervisor.storage.retry import is_transient_status
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import Any, Mapping, Optional
 
 DEFAULT_REGION = "us-east-1"
 _NOT_FOUND = ("404", "NoSuchKey", "NoSuchBucket", "NotFound")

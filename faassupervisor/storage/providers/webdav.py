@@ -9,10 +9,13 @@ collections a key needs are created (MKCOL) before its PUT, as `mkdir -p` would.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Optional
 
 from faassupervisor.storage.http_provider import HttpProvider, base_url, quote_path
 from faassupervisor.storage.provider import ProviderContext
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+    from typing import Any, Mapping, Optional
 
 _PUT_OK = (200, 201, 204)
 _MKCOL_OK = (201, 405)  # 405: the collection already exists
