@@ -100,6 +100,19 @@ def preload() -> None:
     except Exception:  # no libmagic here: the supervisor reports it where it matters
         pass
     warm_up()
+    load_service_config(os.environ)
+
+
+def load_service_config(environ) -> None:
+    """Parse the service's own configuration here, once: the supervisor keeps what a process has
+    parsed, so every child finds it ready instead of reading and decoding it per request. Only
+    settings are read (no script runs); a bad configuration is left for each request to report."""
+    from faassupervisor.config.settings import RuntimeSettings
+
+    try:
+        RuntimeSettings.from_environ(environ)
+    except Exception:  # noqa: BLE001 - reported by every invocation, one line each
+        pass
 
 
 def warm_up() -> None:
