@@ -37,6 +37,7 @@ die with it (PR_SET_PDEATHSIG), so none keeps the socket name bound.
 from __future__ import annotations
 
 import gc
+import io
 import json
 import os
 import select
@@ -358,14 +359,39 @@ def run_supervisor(message: dict, fds: List[int], conn: socket.socket) -> int:
         _send(conn, {"content_type": content_type})
 
     stdin = os.fdopen(fds[0], "rb")
-    stdout = os.fdopen(fds[1], "wb")
+    stdout = _WrittenWhenFull(io.FileIO(fds[1], "wb"), PIPE_SIZE)
     options = InvocationOptions(logs_in_response=False, on_content_type=announce)
     status = int(supervisor_main(argv=[], environ=message["environ"], stdin=stdin, stdout=stdout, options=options))
     # The invocation is over (the supervisor has cleaned up after itself): tell the client now
-    # rather than after this process is torn down and reaped, which takes milliseconds.
-    stdout.close()
+    # rather than after this process is torn down and reaped, which takes milliseconds. Before
+    # the output's end, so that the client, which reads it after that end, finds it there.
     _send(conn, {"exit": status})
+    try:
+        stdout.close()
+    except OSError:
+        pass  # the client went away: it no longer cares
     return status
+
+
+PIPE_SIZE = 64 * 1024  # a pipe's default capacity
+
+
+class _WrittenWhenFull(io.BufferedWriter):
+    """The response pipe, written when its buffer is full and at the end, not at every flush.
+
+    The client answers only once the invocation is over, so the supervisor's flush after the
+    response (before it cleans up) only woke the client once for the body, and again for its
+    end: a small response now reaches it in one piece, right before the end."""
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        try:
+            if not self.closed:
+                io.BufferedWriter.flush(self)
+        finally:
+            super().close()
 
 
 def _same_user(conn: socket.socket) -> bool:
