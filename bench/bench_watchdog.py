@@ -129,6 +129,9 @@ def run_python(port: int, concurrency: int) -> Tuple[float, float, float, int]:
 def environment(work: Path, script: str) -> Dict[str, str]:
     for sub in ("tmp", "config", "storage", "cache"):
         (work / sub).mkdir(exist_ok=True)
+    # As the supervisor makes its default one: a cache open to others is not used at all,
+    # and every request would parse function_config.yaml again.
+    (work / "cache").chmod(0o700)
     (work / "config" / "script.sh").write_text(script)
     (work / "config" / "function_config.yaml").write_text("name: bench\nlog_level: INFO\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("Http_")}

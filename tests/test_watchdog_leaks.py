@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.watchdog_server import children, open_fds, watchdog, zombies  # noqa: F401  (fixture)
+from watchdog.forkserver import SPARES
 
 REQUESTS = 300
 SCRIPT = """#!/bin/sh
@@ -29,11 +30,11 @@ def _kinds(pid):
 
 def _idle(server) -> bool:
     """Nothing going on: no client connection left open in a worker (only its listening socket),
-    the fork server's only child is its spare, nobody is a zombie."""
+    the fork server's only children are its spares, nobody is a zombie."""
     forkserver = server.forkserver()
     return (
         all(_kinds(worker)["socket"] == 1 for worker in server.workers())
-        and (forkserver is None or len(children(forkserver)) <= 1)
+        and (forkserver is None or len(children(forkserver)) <= SPARES)
         and not zombies(server.tree())
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import select
 import selectors
 import socket
 import subprocess
@@ -27,6 +28,7 @@ from watchdog.forkserver import SEND_BUFFER, encode, socket_address
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 60.0  # importing the supervisor on a slow, cold container
+PID_WAIT = 10.0  # how long a kill waits for a child to take the request
 
 
 class ForkServerUnavailable(RunnerUnavailable):
@@ -114,71 +116,82 @@ def _read_line(stream, timeout: float) -> bytes:
 
 
 class ForkedChild(Child):
-    """A supervisor forked by the fork server; its exit status arrives on the control socket."""
+    """A supervisor forked by the fork server; what it tells us arrives on the control socket.
+
+    That socket is not watched while the invocation runs: the child sends `pid` and
+    `content_type` before its first output byte and `exit` right after closing its output, so
+    each message is already there when needed (when the output is complete or large enough
+    to stream, or for a kill). Reading them then, in one go, spares the worker a wake-up per
+    message.
+    """
 
     def __init__(self, conn: socket.socket, stdin: Optional[int], stdout: int):
         self.conn: Optional[socket.socket] = conn
         self.stdin = stdin
         self.stdout = stdout
         self.pid = 0
+        self._content_type: Optional[str] = None
 
-    def event_fds(self):
-        return [] if self.conn is None else [self.conn.fileno()]
+    @property
+    def content_type(self) -> Optional[str]:
+        self._drain()
+        return self._content_type
 
-    def handle_event(self, fd: int) -> None:
-        self._receive(None)
-
-    def wait_for_pid(self) -> None:
-        while not self.pid and self.conn is not None:
-            self._receive(None)
+    def wait_for_pid(self, timeout: float) -> None:
+        """Until a child has taken the request (it may still wait for a spare to accept it)."""
+        self._wait_until(lambda: self.pid, timeout)
         if not self.pid:
-            raise ForkServerUnavailable("fork server closed the connection before forking")
+            if self.conn is not None:
+                raise ForkServerUnavailable(f"no child of the fork server took the request within {timeout:g}s")
+            raise ForkServerUnavailable("the fork server's child closed the connection before starting")
 
     def wait(self, timeout: Optional[float]) -> Optional[int]:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.exit_status is None and self.conn is not None:
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                return None
-            try:
-                self._receive(remaining)
-            except socket.timeout:
-                return None
+        self._wait_until(lambda: self.exit_status is not None, timeout)
         return self.exit_status
 
-    def _receive(self, timeout: Optional[float]) -> None:
-        """Read and apply one control message (blocking up to `timeout`)."""
-        self.conn.settimeout(timeout)
-        try:
-            data = self.conn.recv(65536)
-        except socket.timeout:
-            raise
-        except OSError:
-            data = b""
-        if not data:
-            # Closed without an exit status: the fork server died, and our child with it.
-            if self.exit_status is None:
-                self.exit_status = -9
-            self._close_conn()
-            return
-        message = json.loads(data)
-        if "pid" in message:
-            self.pid = message["pid"]
-        elif "content_type" in message:
-            self.content_type = message["content_type"]
-        elif "exit" in message:
-            self.exit_status = message["exit"]
-            self._close_conn()
-        elif "error" in message:
-            self.exit_status = 1
-            self._close_conn()
-            raise ForkServerUnavailable(message["error"])
+    def _wait_until(self, done, timeout: Optional[float]) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self._drain()
+            if done() or self.conn is None:
+                return
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return
+            poller = select.poll()
+            poller.register(self.conn.fileno(), select.POLLIN)
+            poller.poll(None if remaining is None else max(1, int(remaining * 1000)))
+
+    def _drain(self) -> None:
+        """Apply every control message already received, without blocking."""
+        while self.conn is not None:
+            try:
+                data = self.conn.recv(65536, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                # Closed without an exit status: the child died (killed, or crashed).
+                if self.exit_status is None:
+                    self.exit_status = -9
+                self._close_conn()
+                return
+            message = json.loads(data)
+            if "pid" in message:
+                self.pid = message["pid"]
+            elif "content_type" in message:
+                self._content_type = message["content_type"]
+            elif "exit" in message:
+                self.exit_status = message["exit"]
+                self._close_conn()
 
     def kill(self) -> None:
         if not self.pid and self.conn is not None:
             try:
-                self.wait_for_pid()  # one fork away at most
+                self.wait_for_pid(PID_WAIT)  # a spare is at most one fork away
             except (ForkServerUnavailable, OSError):
+                self._close_conn()  # a child that takes the request later finds nobody and does not run it
                 return
         if self.pid:
             super().kill()

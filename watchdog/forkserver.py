@@ -5,37 +5,50 @@ Starting `supervisor` per request costs an interpreter start and its imports
 (a lock held by another thread stays locked forever in the child). So the
 watchdog starts this process once: it imports the supervisor and everything
 an invocation uses, freezes the heap for cheap copy-on-write, and then only
-accepts requests and forks.
+forks.
+
+It never touches a request itself. It keeps `SPARES` children forked in
+advance, each blocked in `accept()` on the listening socket: the kernel hands
+each connection to one of them, which tells the server it was taken (its pid,
+on a pipe) and serves the request, while the server forks its replacement.
+Per request the server only reads that pipe, forks and reaps, so the work it
+does, and the pages it dirties (each one a copy-on-write fault while children
+share it), stay few: they were most of what a request cost here.
 
 Protocol, over a unix SOCK_SEQPACKET socket in the abstract namespace (no
 file to clean up, no path-length limit; only our own user's processes are
 served, checked with SO_PEERCRED), where message boundaries are kept and file
 descriptors travel with SCM_RIGHTS, so bodies never pass through here:
 
-    client -> server  {"environ": {...}} + fds [stdin read end, stdout write end]
-    server -> client  {"pid": N}               right after the fork
+    client -> child   {"environ": {...}} + fds [stdin read end, stdout write end]
+    child  -> client  {"pid": N}               once it has the request
     child  -> client  {"content_type": "..."}  before the first response byte
     child  -> client  {"exit": status}         when the invocation is over, before the process exits
-    server -> client  {"exit": status}         after reaping the child (the answer when it was killed)
-    server -> client  {"error": "..."}         when it could not fork
+
+A connection that ends without an `exit` message means the child died (it was
+killed, or crashed).
 
 Run as `python -m watchdog.forkserver SOCKET_NAME` (`@name`: abstract); it prints `ready` on
 stdout once it accepts, and exits (killing the sessions of its children) when
-its stdin reaches EOF, i.e. when the watchdog that started it is gone.
+its stdin reaches EOF, i.e. when the watchdog that started it is gone. Spares
+die with it (PR_SET_PDEATHSIG), so none keeps the socket name bound.
 """
 
 from __future__ import annotations
 
 import gc
+import io
 import json
 import os
-import selectors
+import select
 import signal
 import socket
 import struct
 import sys
-from typing import Dict, List, Optional, Tuple
+import time
+from typing import List, Optional, Set, Tuple
 
+SPARES = 2  # children waiting in accept(): a burst of requests need not wait for a fork
 MAX_MESSAGE = 1 << 20  # the request message carries the child's whole environment
 SEND_BUFFER = 4 << 20
 
@@ -88,6 +101,19 @@ def preload() -> None:
     except Exception:  # no libmagic here: the supervisor reports it where it matters
         pass
     warm_up()
+    load_service_config(os.environ)
+
+
+def load_service_config(environ) -> None:
+    """Parse the service's own configuration here, once: the supervisor keeps what a process has
+    parsed, so every child finds it ready instead of reading and decoding it per request. Only
+    settings are read (no script runs); a bad configuration is left for each request to report."""
+    from faassupervisor.config.settings import RuntimeSettings
+
+    try:
+        RuntimeSettings.from_environ(environ)
+    except Exception:  # noqa: BLE001 - reported by every invocation, one line each
+        pass
 
 
 def warm_up() -> None:
@@ -122,29 +148,27 @@ def warm_up() -> None:
 
 
 class ForkServer:
-    """Accepts requests and hands each to a child; keeps one child forked in advance (the spare).
+    """Keeps `spares` children waiting in `accept()`, replaces each one as it is taken, reaps."""
 
-    The spare has already done what every child does before it can work (fork, setsid, signal
-    and descriptor hygiene), so a request only waits for the hand-over; the next spare is
-    forked while the current child runs.
-    """
-
-    def __init__(self, path: str, parent_fd: int):
+    def __init__(self, path: str, parent_fd: int, spares: int = SPARES):
         self.path = path
         self.parent_fd = parent_fd
-        self.selector = selectors.DefaultSelector()
-        self.children: Dict[int, socket.socket] = {}  # pid -> the client connection
+        self.target = spares
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.taken_read, self.taken_write = os.pipe()  # a spare writes its pid here once it has a connection
         self.wake_read, self.wake_write = os.pipe()
-        self.spare: Optional[Tuple[int, socket.socket]] = None  # (pid, our end of its socket)
-        self.spares = True  # keep a spare; off after a spare failed
-        self.running = True
+        self.spares: Set[int] = set()
+        self.running: Set[int] = set()
+        self.failures = 0  # spares in a row that died before serving anything
+        self.retry_at = 0.0
+        self.pid = os.getpid()
+        self.serving = True
 
     def serve(self) -> None:
         self.listener.bind(self.path)
         self.listener.listen(256)
-        self.listener.setblocking(False)
-        os.set_blocking(self.wake_write, False)
+        for fd in (self.wake_read, self.wake_write, self.taken_read):
+            os.set_blocking(fd, False)
         signal.set_wakeup_fd(self.wake_write)
         # A handler (even a no-op) makes SIGCHLD write to the wakeup fd.
         signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -152,10 +176,11 @@ class ForkServer:
         # decides when invocations end, and stops us by closing our stdin.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        self.selector.register(self.listener, selectors.EVENT_READ, self.accept)
-        self.selector.register(self.wake_read, selectors.EVENT_READ, self.reap)
-        self.selector.register(self.parent_fd, selectors.EVENT_READ, self.parent_readable)
         _become_subreaper()
+        _set_parent_death_signal(0)  # loads ctypes' libc here, once, rather than in every spare
+        poller = select.poll()
+        for fd in (self.taken_read, self.wake_read, self.parent_fd):
+            poller.register(fd, select.POLLIN)
         gc.collect()
         gc.freeze()  # keep the pre-imported heap out of the collector: children share it untouched
         sys.stdout.write("ready\n")
@@ -163,91 +188,52 @@ class ForkServer:
         # From now on stdout is the container log, like stderr: nothing a child prints may
         # land in the pipe the watchdog stopped reading.
         os.dup2(2, 1)
-        self.fork_spare()
-        while self.running:
-            for key, _events in self.selector.select():
-                key.data(key.fileobj)
+        while self.serving:
+            timeout = self.top_up()
+            for fd, _events in poller.poll(timeout):
+                if fd == self.taken_read:
+                    self.taken()
+                elif fd == self.wake_read:
+                    self.reap()
+                else:
+                    self.parent_readable()
         self.shutdown()
 
     # ---- events
 
-    def accept(self, listener) -> None:
-        try:
-            conn, _ = listener.accept()
-        except (BlockingIOError, InterruptedError):
-            return
-        if not _same_user(conn):
-            conn.close()
-            return
-        conn.setblocking(True)
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
-        self.selector.register(conn, selectors.EVENT_READ, self.request)
-
-    def request(self, conn: socket.socket) -> None:
-        self.selector.unregister(conn)
-        try:
-            data, fds = _receive(conn, 2)
-        except OSError:
-            conn.close()
-            return
-        if not data or len(fds) != 2:
-            _close_all(fds)
-            conn.close()
-            return
-        try:
-            pid = self.hand_over(data, fds, conn)
-        except (ValueError, OSError) as err:
-            _send(conn, {"error": f"fork server: {err}"})
-            conn.close()
-            return
-        finally:
-            _close_all(fds)  # the child has its own copies now
-        self.children[pid] = conn
-        _send(conn, {"pid": pid})
-        if self.spare is None and self.spares:
-            self.fork_spare()  # for the next request, while this one runs
-
-    def hand_over(self, data: bytes, fds: List[int], conn: socket.socket) -> int:
-        """Give the request to the spare (or, if there is none, to a child forked now); its pid."""
-        spare, self.spare = self.spare, None
-        if spare is not None:
-            pid, link = spare
+    def top_up(self) -> Optional[int]:
+        """Fork spares up to the target; the poll timeout (ms) until the next try, after a failure."""
+        while len(self.spares) < self.target:
+            wait = self.retry_at - time.monotonic()
+            if wait > 0:
+                return int(wait * 1000) + 1
             try:
-                socket.send_fds(link, [data], [fds[0], fds[1], conn.fileno()])
-                return pid
-            except OSError:
-                pass  # it died meanwhile: reaped as an unknown child; fork one now instead
-            finally:
-                link.close()
-        message = json.loads(data)
-        pid = os.fork()
-        if pid == 0:
-            self.become_child(conn)
-            _run_child(message, fds, conn)  # never returns
-        return pid
+                pid = os.fork()
+            except OSError as err:
+                self.spare_failed(f"cannot fork a spare child ({err})")
+                continue
+            if pid == 0:
+                self.become_spare()  # never returns
+            self.spares.add(pid)
+        return None
 
-    def fork_spare(self) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+    def taken(self) -> None:
+        """Spares that got a connection: invocations now."""
         try:
-            pid = os.fork()
-        except OSError as err:
-            sys.stderr.write(f"fork server: cannot fork a spare child ({err}); forking per request\n")
-            ours.close()
-            theirs.close()
+            data = os.read(self.taken_read, 4096)
+        except BlockingIOError:
             return
-        if pid == 0:
-            ours.close()
-            self.become_child(theirs)
-            _wait_and_run(theirs)  # never returns
-        theirs.close()
-        self.spare = (pid, ours)
+        for (pid,) in struct.iter_unpack("i", data):  # writes of 4 bytes to a pipe are never split
+            self.spares.discard(pid)
+            self.running.add(pid)
+        self.failures = 0
 
-    def reap(self, wake_read) -> None:
+    def reap(self) -> None:
         try:
             os.read(self.wake_read, 4096)
         except BlockingIOError:
             pass
+        self.taken()  # first: a spare taken and already done is no failed spare
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -255,20 +241,21 @@ class ForkServer:
                 return
             if pid == 0:
                 return
-            if self.spare is not None and self.spare[0] == pid:
-                # A spare never exits on its own while we run: something is wrong with forking
-                # ahead, so fork per request from now on rather than loop on failing spares.
-                sys.stderr.write(f"fork server: spare child exited ({status}); forking per request\n")
-                self.spare[1].close()
-                self.spare = None
-                self.spares = False
-                continue
-            conn = self.children.pop(pid, None)
-            if conn is not None:  # else an adopted orphan: reaped so it leaves no zombie
-                _send(conn, {"exit": os.waitstatus_to_exitcode(status)})
-                conn.close()
+            if pid in self.spares:
+                # A spare does not exit before it is taken: back off, so that spares that cannot
+                # start do not turn into a fork loop.
+                self.spares.discard(pid)
+                self.spare_failed(f"spare child exited ({status}) before serving a request")
+            else:
+                self.running.discard(pid)  # or an adopted orphan: reaped so it leaves no zombie
 
-    def parent_readable(self, fd) -> None:
+    def spare_failed(self, why: str) -> None:
+        self.failures += 1
+        delay = min(5.0, 0.05 * 2 ** min(self.failures, 7))
+        self.retry_at = time.monotonic() + delay
+        sys.stderr.write(f"fork server: {why}; next try in {delay:.2f}s\n")
+
+    def parent_readable(self) -> None:
         try:
             data = os.read(self.parent_fd, 4096)
         except OSError:
@@ -277,64 +264,59 @@ class ForkServer:
             self.stop()
 
     def stop(self) -> None:
-        self.running = False
+        self.serving = False
 
     def shutdown(self) -> None:
         """The watchdog is gone: leave no invocation behind."""
         from faassupervisor import process_tree
 
-        if self.spare is not None:
-            self.spare[1].close()  # EOF: the spare exits
-            self.children[self.spare[0]] = None
-            self.spare = None
-        for pid in list(self.children):
+        self.listener.close()
+        self.taken()
+        children = self.spares | self.running
+        for pid in children:
             process_tree.kill_session(pid)
-        for pid, conn in self.children.items():
+        for pid in children:
             try:
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
-            if conn is not None:
-                conn.close()
         process_tree.reap_children()
 
     # ---- in a forked child
 
-    def become_child(self, keep: socket.socket) -> None:
-        """What every child does first: its own session, default signals, none of our descriptors."""
+    def become_spare(self) -> None:
+        """A spare's life: its own session, default signals, none of our descriptors but the
+        listener; wait for a connection, say it was taken, serve it. Never returns."""
         try:
             os.setsid()
+            _set_parent_death_signal(signal.SIGKILL)  # a spare must not outlive the server
+            if os.getppid() != self.pid:
+                os._exit(0)  # the server died before we could ask
             signal.set_wakeup_fd(-1)
             for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, signal.SIG_DFL)
-            for key in list(self.selector.get_map().values()):
-                if key.fileobj is not keep and isinstance(key.fileobj, socket.socket):
-                    key.fileobj.close()
-            self.selector.close()
-            for conn in self.children.values():
-                if conn is not None and conn is not keep:
-                    conn.close()
-            if self.spare is not None:
-                self.spare[1].close()
-            self.listener.close()
-            for fd in (self.wake_read, self.wake_write, self.parent_fd):
+            for fd in (self.taken_read, self.wake_read, self.wake_write, self.parent_fd):
                 os.close(fd)
+            conn, _ = self.listener.accept()
+            self.listener.close()
+            os.write(self.taken_write, struct.pack("i", os.getpid()))
+            os.close(self.taken_write)
+            _set_parent_death_signal(0)  # an invocation runs to its end, whatever happens to the server
+            if not _same_user(conn):
+                os._exit(0)
+            data, fds = _receive(conn, 2)
+            if not data or len(fds) != 2:
+                os._exit(0)  # the client went away (or sent nonsense): nothing to do
+            message = json.loads(data)
+            try:
+                conn.send(encode({"pid": os.getpid()}))
+            except OSError:
+                # The client gave up before we got here: nobody wants the answer, and the
+                # invocation must not run at all.
+                os._exit(0)
         except BaseException as err:  # noqa: B902 - nothing may escape a forked child
             _die(err)
-
-
-def _wait_and_run(link: socket.socket) -> None:
-    """The spare: wait for a request from the server, run it, exit."""
-    try:
-        data, fds = _receive(link, 3)
-        link.close()
-        if not data or len(fds) != 3:
-            os._exit(0)  # the server is gone (or sent nonsense): nothing to do
-        conn = socket.socket(fileno=fds[2])
-        message = json.loads(data)
-    except BaseException as err:  # noqa: B902
-        _die(err)
-    _run_child(message, fds[:2], conn)
+        _run_child(message, fds, conn)
 
 
 def _run_child(message: dict, fds: List[int], conn: socket.socket) -> None:
@@ -368,14 +350,6 @@ def _receive(sock: socket.socket, max_fds: int) -> Tuple[bytes, List[int]]:
     return data, fds
 
 
-def _close_all(fds: List[int]) -> None:
-    for fd in fds:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-
-
 def run_supervisor(message: dict, fds: List[int], conn: socket.socket) -> int:
     """The child's whole life: one `supervisor_main` call on the passed pipes."""
     from faassupervisor.__main__ import supervisor_main
@@ -385,14 +359,39 @@ def run_supervisor(message: dict, fds: List[int], conn: socket.socket) -> int:
         _send(conn, {"content_type": content_type})
 
     stdin = os.fdopen(fds[0], "rb")
-    stdout = os.fdopen(fds[1], "wb")
+    stdout = _WrittenWhenFull(io.FileIO(fds[1], "wb"), PIPE_SIZE)
     options = InvocationOptions(logs_in_response=False, on_content_type=announce)
     status = int(supervisor_main(argv=[], environ=message["environ"], stdin=stdin, stdout=stdout, options=options))
     # The invocation is over (the supervisor has cleaned up after itself): tell the client now
-    # rather than after this process is torn down and reaped, which takes milliseconds.
-    stdout.close()
+    # rather than after this process is torn down and reaped, which takes milliseconds. Before
+    # the output's end, so that the client, which reads it after that end, finds it there.
     _send(conn, {"exit": status})
+    try:
+        stdout.close()
+    except OSError:
+        pass  # the client went away: it no longer cares
     return status
+
+
+PIPE_SIZE = 64 * 1024  # a pipe's default capacity
+
+
+class _WrittenWhenFull(io.BufferedWriter):
+    """The response pipe, written when its buffer is full and at the end, not at every flush.
+
+    The client answers only once the invocation is over, so the supervisor's flush after the
+    response (before it cleans up) only woke the client once for the body, and again for its
+    end: a small response now reaches it in one piece, right before the end."""
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        try:
+            if not self.closed:
+                io.BufferedWriter.flush(self)
+        finally:
+            super().close()
 
 
 def _same_user(conn: socket.socket) -> bool:
@@ -413,6 +412,20 @@ def _become_subreaper() -> None:
     from faassupervisor import process_tree
 
     process_tree.become_subreaper()
+
+
+_PR_SET_PDEATHSIG = 1
+_libc = None
+
+
+def _set_parent_death_signal(sig: int) -> None:
+    """prctl(PR_SET_PDEATHSIG): the signal we get when the process that forked us dies (0: none)."""
+    global _libc
+    if _libc is None:
+        import ctypes
+
+        _libc = ctypes.CDLL(None, use_errno=True)
+    _libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
