@@ -109,8 +109,11 @@ def run_script(
 def _cannot_start(command: list, err: OSError) -> str:
     """Why exec failed, naming the `#!` line when that is what could not be run."""
     if len(command) == 1:
-        with open(command[0], "rb") as handle:
-            shebang = handle.readline(200).strip().decode("utf-8", "replace")
+        try:
+            with open(command[0], "rb") as handle:
+                shebang = handle.readline(200).strip().decode("utf-8", "replace")
+        except OSError:
+            return f"cannot start the script {command[0]}: {err.strerror}"
         return f"cannot start the script with {shebang!r}: {err.strerror}"
     return f"cannot start the script with {command[0]}: {err.strerror}"
 

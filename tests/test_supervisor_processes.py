@@ -120,3 +120,17 @@ def test_a_script_whose_interpreter_is_missing_fails_with_one_line(sandbox):
     assert run.text == "error: cannot start the script with '#!/nonexistent/interpreter': No such file or directory\n"
     assert "Traceback" not in run.stderr
     assert sandbox.leftovers() == []
+
+
+def test_waiting_without_pidfds_still_sees_the_exit_and_the_timeout():
+    # Old kernels and strict seccomp profiles have no pidfd_open: the polling fallback must agree.
+    from faassupervisor import script
+
+    proc = subprocess.Popen(["sleep", "0.3"])
+    try:
+        assert script._polled_exit(proc.pid, 0.05) is False
+        assert script._polled_exit(proc.pid, 5) is True
+        assert proc.wait(timeout=5) == 0  # WNOWAIT: the status is still there to collect
+    finally:
+        proc.kill()
+        proc.wait()
