@@ -14,7 +14,8 @@ import collections
 
 def record(cls: type) -> type:
     """`@record class Point: x: int; y: int = 0` → an immutable `Point(x, y=0)` tuple class."""
-    fields = tuple(cls.__dict__.get("__annotations__", {}))
+    # getattr, not __dict__: Python 3.14 computes a class's annotations on first access
+    fields = tuple(getattr(cls, "__annotations__", {}))
     defaults = []
     for name in fields:
         if name in cls.__dict__:
@@ -25,7 +26,7 @@ def record(cls: type) -> type:
     namespace = {
         key: value
         for key, value in cls.__dict__.items()
-        if key not in fields and key not in ("__dict__", "__weakref__")
+        if key not in fields and key not in ("__dict__", "__weakref__", "__annotate__")
     }
     namespace["__slots__"] = ()  # no per-instance dict: immutable like the tuple it is
     built = type(cls.__name__, (base,), namespace)
