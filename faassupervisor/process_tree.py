@@ -20,18 +20,32 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing is start-up time
     from typing import Dict, List, Optional, Set
 
+_PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
+_prctl = None  # libc's prctl, loaded once: a fork server's children inherit it ready to call
+
+
+def prctl(option: int, value: int) -> bool:
+    """Linux prctl(2) with one argument, through libc; False where it is not available."""
+    global _prctl
+    try:
+        if _prctl is None:
+            import ctypes  # deferred: only needed once per process, right before a script starts
+
+            _prctl = ctypes.CDLL(None, use_errno=True).prctl
+        return _prctl(option, value, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
 
 
 def become_subreaper() -> bool:
     """Adopt orphaned descendants (Linux only); returns whether it worked."""
-    try:
-        import ctypes  # deferred: only needed once per invocation, right before the script starts
+    return prctl(_PR_SET_CHILD_SUBREAPER, 1)
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
+
+def set_parent_death_signal(sig: int) -> bool:
+    """The signal this process gets when the one that forked it dies (0: none)."""
+    return prctl(_PR_SET_PDEATHSIG, sig)
 
 
 @record

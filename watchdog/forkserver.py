@@ -414,18 +414,10 @@ def _become_subreaper() -> None:
     process_tree.become_subreaper()
 
 
-_PR_SET_PDEATHSIG = 1
-_libc = None
-
-
 def _set_parent_death_signal(sig: int) -> None:
-    """prctl(PR_SET_PDEATHSIG): the signal we get when the process that forked us dies (0: none)."""
-    global _libc
-    if _libc is None:
-        import ctypes
+    from faassupervisor import process_tree
 
-        _libc = ctypes.CDLL(None, use_errno=True)
-    _libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+    process_tree.set_parent_death_signal(sig)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

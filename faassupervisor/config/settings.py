@@ -7,8 +7,9 @@ environment: the user script's environment is built as a dict elsewhere.
 
 from __future__ import annotations
 
-import binascii
 import base64
+import binascii
+import os
 
 from pathlib import Path
 
@@ -113,7 +114,9 @@ def _script_source(env, config_dir: Path, script_path: Optional[Path]) -> Option
         return ScriptSource(content=_b64(env["SCRIPT"], "SCRIPT"))
     path = config_dir / "script.sh"
     if path.is_file():
-        return ScriptSource(path=path.resolve())
+        # Absolute (it runs in another directory), not resolved: resolving costs a system call
+        # per path component in every request.
+        return ScriptSource(path=Path(os.path.abspath(path)))
     return None
 
 
