@@ -17,7 +17,6 @@ wrappers and preloads modules).
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -40,6 +39,8 @@ STEPS = (  # (module, attribute path, label), wrapped in this order
 
 
 def main() -> None:
+    import subprocess  # not at the top: it imports threading, which the fork server imports without its at-fork hook
+
     env = dict(os.environ, PYTHONHASHSEED="0")
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     subprocess.run([sys.executable, __file__, "measure"], env=env, check=True)
@@ -63,6 +64,7 @@ def measure() -> None:
                    FAAS_SUPERVISOR_CACHE_DIR=os.path.join(tmp, "cache"))
         from watchdog import forkserver
 
+        assert "threading" not in sys.modules, "imported before preload: its at-fork hook would run in every child"
         forkserver.preload()
         forkserver.load_service_config(env)
         from faassupervisor.__main__ import supervisor_main

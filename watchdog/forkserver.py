@@ -81,7 +81,19 @@ PRELOAD = (
 
 
 def preload() -> None:
-    """Import what every invocation needs, once, before forking anything."""
+    """Import what every invocation needs, once, before forking anything.
+
+    The imports skip the lock-repairing at-fork hooks (`watchdog.forkhooks`): this process
+    never has a second thread, and those hooks were a third of what a bare fork cost."""
+    from watchdog.forkhooks import lock_hooks_skipped
+
+    with lock_hooks_skipped():
+        _import_and_load()
+    warm_up()
+    load_service_config(os.environ)
+
+
+def _import_and_load() -> None:
     import importlib
 
     import faassupervisor.__main__  # noqa: F401  (required: the entry point the children call)
@@ -100,8 +112,6 @@ def preload() -> None:
         magic.from_buffer(b"{}", mime=True)  # loads libmagic's database once, shared by every child
     except Exception:  # no libmagic here: the supervisor reports it where it matters
         pass
-    warm_up()
-    load_service_config(os.environ)
 
 
 def load_service_config(environ) -> None:
@@ -121,28 +131,32 @@ def warm_up() -> None:
     invocation fills in (lazy imports, compiled patterns, logging setup) already there: each
     child would otherwise redo it, on every request."""
     import io
-    import tempfile
 
+    from faassupervisor import workdir
     from faassupervisor.__main__ import supervisor_main
     from faassupervisor.invocation import InvocationOptions
 
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    # Not tempfile: it imports random, whose at-fork hook would then reseed it in every child.
+    tmp = None
     try:
-        with tempfile.TemporaryDirectory(prefix="fwatchdog-warm-up-") as tmp:
-            env = {
-                "PATH": os.environ.get("PATH", os.defpath),
-                "TMPDIR": tmp,
-                "SCRIPT": "dHJ1ZQo=",  # base64 of "true"
-                "FUNCTION_CONFIG": "bmFtZTogd2FybS11cApsb2dfbGV2ZWw6IENSSVRJQ0FMCg==",  # name: warm-up, CRITICAL
-                "FAAS_SUPERVISOR_CONFIG_DIR": os.path.join(tmp, "config"),
-                "FAAS_SUPERVISOR_STORAGE_DIR": os.path.join(tmp, "storage"),
-                "FAAS_SUPERVISOR_CACHE_DIR": os.path.join(tmp, "cache"),
-            }
-            supervisor_main([], env, io.BytesIO(b'{"warm": "up"}'), io.BytesIO(),
-                            InvocationOptions(logs_in_response=False))
+        tmp = workdir.make(os.environ.get("TMPDIR"))
+        env = {
+            "PATH": os.environ.get("PATH", os.defpath),
+            "TMPDIR": tmp,
+            "SCRIPT": "dHJ1ZQo=",  # base64 of "true"
+            "FUNCTION_CONFIG": "bmFtZTogd2FybS11cApsb2dfbGV2ZWw6IENSSVRJQ0FMCg==",  # name: warm-up, CRITICAL
+            "FAAS_SUPERVISOR_CONFIG_DIR": os.path.join(tmp, "config"),
+            "FAAS_SUPERVISOR_STORAGE_DIR": os.path.join(tmp, "storage"),
+            "FAAS_SUPERVISOR_CACHE_DIR": os.path.join(tmp, "cache"),
+        }
+        supervisor_main([], env, io.BytesIO(b'{"warm": "up"}'), io.BytesIO(),
+                        InvocationOptions(logs_in_response=False))
     except Exception as err:  # only an optimisation: serve anyway
         sys.stderr.write(f"fork server: warm-up invocation failed ({type(err).__name__}: {err})\n")
     finally:
+        if tmp is not None:
+            workdir.remove(tmp)
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
 
