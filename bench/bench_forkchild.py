@@ -67,8 +67,13 @@ def measure() -> None:
         assert "threading" not in sys.modules, "imported before preload: its at-fork hook would run in every child"
         forkserver.preload()
         forkserver.load_service_config(env)
-        from faassupervisor.__main__ import supervisor_main
+        from faassupervisor.__main__ import supervisor_main, terminate_forked_children
         from faassupervisor.invocation import InvocationOptions
+
+        import signal  # as the fork server does: the children's handlers are set once, here
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, terminate_forked_children(os.getpid()))
 
         faults = []  # (label, count) in the order the steps ran; the steps do not nest
 
@@ -92,7 +97,7 @@ def measure() -> None:
             os.write(write_end, b'{"message": "hi"}')
             os.close(write_end)
             supervisor_main([], dict(env), os.fdopen(read_end, "rb"), io.BytesIO(),
-                            InvocationOptions(logs_in_response=False))
+                            InvocationOptions(logs_in_response=False, signals_handled=True))
 
         devnull = os.open(os.devnull, os.O_WRONLY)
 

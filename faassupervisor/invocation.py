@@ -42,6 +42,7 @@ class InvocationOptions:
     timeout: Optional[float] = None  # seconds before the script's whole tree is killed
     on_content_type: Optional[Callable[[str], None]] = None  # told the Content-Type before the body
     raw_response: Optional[bool] = None  # None: decided by the request's Accept header
+    signals_handled: bool = False  # True: SIGTERM/SIGINT already raise Terminated (the fork server's children)
 
 
 class Invocation:

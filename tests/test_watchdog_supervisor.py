@@ -121,6 +121,28 @@ def test_exec_timeout_kills_the_tree_and_removes_the_temp_dirs(watchdog, sandbox
     assert server.post("/", b"{}", timeout=30).status == 408  # and the server keeps working
 
 
+def test_sigterm_ends_a_forked_supervisor_through_its_cleanup_and_leaves_the_fork_server(watchdog, sandbox):
+    # The fork server sets the handler once for all its children: in them SIGTERM unwinds the
+    # invocation (script tree killed, work dir removed); in the server itself it is ignored.
+    pidfile = sandbox.root / "supervisor.pid"
+    sandbox.write_script(f"#!/bin/sh\necho $PPID > {pidfile}\nsleep 300\n")
+    server = watchdog()
+    forkserver = server.forkserver()
+    os.kill(forkserver, 15)
+    result = []
+    request = threading.Thread(target=lambda: result.append(server.post("/", b"{}", timeout=30)))
+    request.start()
+    server.wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), what="the supervisor's pid")
+    os.kill(int(pidfile.read_text()), 15)
+    request.join()
+    assert result[0].status == 500
+    assert "terminated by SIGTERM: invocation abandoned" in server.log()
+    server.wait_for(lambda: [p for p in sandbox.leftovers() if "/" in p] == [], what="the temp dirs to be emptied")
+    sandbox.write_script("#!/bin/sh\necho still serving\n")
+    assert server.post("/", b"{}").text == "still serving\n"
+    assert server.forkserver() == forkserver
+
+
 def test_token_is_required_on_run_and_job(watchdog, sandbox):
     sandbox.write_script("#!/bin/sh\necho ok\n")
     server = watchdog(OSCAR_SERVICE_TOKEN="right")

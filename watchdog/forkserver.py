@@ -186,10 +186,15 @@ class ForkServer:
         signal.set_wakeup_fd(self.wake_write)
         # A handler (even a no-op) makes SIGCHLD write to the wakeup fd.
         signal.signal(signal.SIGCHLD, lambda *_: None)
-        # Signals sent to the whole process group (Ctrl-C, `timeout`) reach us too: the watchdog
-        # decides when invocations end, and stops us by closing our stdin.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # Signals sent to the whole process group (Ctrl-C, `timeout`) reach us too, and are
+        # ignored: the watchdog decides when invocations end, and stops us by closing our stdin.
+        # In our children the same handler is the supervisor's own (cleanup, then exit), set
+        # here once instead of in every child.
+        from faassupervisor.__main__ import terminate_forked_children
+
+        on_signal = terminate_forked_children(self.pid)
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
         _become_subreaper()
         _set_parent_death_signal(0)  # loads ctypes' libc here, once, rather than in every spare
         poller = select.poll()
@@ -307,8 +312,7 @@ class ForkServer:
             if os.getppid() != self.pid:
                 os._exit(0)  # the server died before we could ask
             signal.set_wakeup_fd(-1)
-            for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
-                signal.signal(sig, signal.SIG_DFL)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # SIGTERM and SIGINT: see serve()
             for fd in (self.taken_read, self.wake_read, self.wake_write, self.parent_fd):
                 os.close(fd)
             conn, _ = self.listener.accept()
@@ -374,7 +378,7 @@ def run_supervisor(message: dict, fds: List[int], conn: socket.socket) -> int:
 
     stdin = os.fdopen(fds[0], "rb")
     stdout = _WrittenWhenFull(io.FileIO(fds[1], "wb"), PIPE_SIZE)
-    options = InvocationOptions(logs_in_response=False, on_content_type=announce)
+    options = InvocationOptions(logs_in_response=False, on_content_type=announce, signals_handled=True)
     status = int(supervisor_main(argv=[], environ=message["environ"], stdin=stdin, stdout=stdout, options=options))
     # The invocation is over (the supervisor has cleaned up after itself): tell the client now
     # rather than after this process is torn down and reaped, which takes milliseconds. Before
