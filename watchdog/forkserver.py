@@ -46,7 +46,10 @@ import socket
 import struct
 import sys
 import time
-from typing import List, Optional, Set, Tuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing would be ~1 MB more of heap to copy at every fork
+    from typing import List, Optional, Set, Tuple
 
 SPARES = 2  # children waiting in accept(): a burst of requests need not wait for a fork
 MAX_MESSAGE = 1 << 20  # the request message carries the child's whole environment
