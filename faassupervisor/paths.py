@@ -3,6 +3,7 @@ and listing what a script left in its output directory."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path, PurePosixPath
 
 from faassupervisor.errors import BadInput
@@ -30,8 +31,26 @@ def safe_join(root: Path, name: str) -> Path:
 def output_files(output_dir: Path) -> List[Path]:
     """Every regular file under the output dir, recursively, in a stable order.
 
-    Symbolic links are left out: a script's link to a file elsewhere must
-    neither be answered nor uploaded. Both the response and the uploads use
-    this one listing, so they always agree on what the outputs are.
+    Symbolic links are left out (and never followed): a script's link to a
+    file elsewhere must neither be answered nor uploaded. Hidden files count.
+    Both the response and the uploads use this one listing, so they always
+    agree on what the outputs are. A directory that cannot be read (or that
+    the script removed) lists as empty.
+
+    Walked with `os.scandir` rather than `Path.rglob`: most invocations leave
+    one file or none, and pathlib's glob machinery was a good part of what
+    listing them cost a forked supervisor (its pages, copied on first touch).
     """
-    return sorted(p for p in output_dir.rglob("*") if p.is_file() and not p.is_symlink())
+    found = []
+    pending = [os.fspath(output_dir)]
+    while pending:
+        try:
+            with os.scandir(pending.pop()) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(entry.path)
+                    elif entry.is_file(follow_symlinks=False):
+                        found.append(entry.path)
+        except OSError:
+            continue
+    return sorted(Path(path) for path in found)  # Path order (by component), as before

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import zipfile
 
 from hypothesis import given, settings
@@ -55,3 +56,19 @@ def test_accept_header_rules():
     assert not response.wants_raw("application/octet-stream, */*;q=0.1")
     assert response.wants_raw("application/octet-stream")
     assert response.wants_raw("image/png; q=1, application/zip")
+
+
+def test_output_files_lists_regular_files_without_following_links(tmp_path):
+    out = tmp_path / "output"
+    (out / "sub" / "deeper").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    for name in (".hidden", "a.c", "sub/b", "sub/deeper/c", "../elsewhere/secret"):
+        (out / name).write_text(name)
+    (out / "linkdir").symlink_to(tmp_path / "elsewhere")
+    (out / "linkfile").symlink_to(out / "sub" / "b")
+    os.mkfifo(out / "fifo")
+    listed = output_files(out)
+    assert [p.relative_to(out).as_posix() for p in listed] == [".hidden", "a.c", "sub/b", "sub/deeper/c"]
+    # the same order and set as pathlib's own recursive listing, which this replaced
+    assert listed == sorted(p for p in out.rglob("*") if p.is_file() and not p.is_symlink())
+    assert output_files(tmp_path / "missing") == []
