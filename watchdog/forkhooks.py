@@ -8,8 +8,8 @@ inherit them in a usable state anyway. Yet the hooks are Python code run in
 every child and (logging's) around every fork in the server: they touch
 objects all over the shared heap, and each page they touch is a
 copy-on-write fault. Measured with `make bench BENCH=forkchild`: a bare fork
-and exit cost 236 page faults and 0.88 ms of CPU with them, 64 and 0.3 ms
-without, on a request that costs about 7 ms in all.
+and exit of the fork server cost 228 page faults and ~0.9 ms of CPU with
+them, 111 and ~0.6 ms without, on a request that costs about 7 ms in all.
 
 So the fork server imports those modules inside `lock_hooks_skipped()`:
 only hooks registered from these three modules are left out. Every other

@@ -87,7 +87,7 @@ def preload() -> None:
     """Import what every invocation needs, once, before forking anything.
 
     The imports skip the lock-repairing at-fork hooks (`watchdog.forkhooks`): this process
-    never has a second thread, and those hooks were a third of what a bare fork cost."""
+    never has a second thread, and those hooks were half the page faults of a bare fork."""
     from watchdog.forkhooks import lock_hooks_skipped
 
     with lock_hooks_skipped():
