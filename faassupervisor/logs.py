@@ -49,7 +49,6 @@ class _Sinks:
     console = None
     console_level = LEVELS["INFO"]
     capture = None
-    lowest = LEVELS["INFO"]
     lock = _thread.allocate_lock()  # uploads log from their worker threads
 
 
@@ -91,12 +90,11 @@ def configure(level: str, stream=None, capture: bool = True):
         _Sinks.console = stream
         _Sinks.console_level = min(numeric, LEVELS["ERROR"])
         _Sinks.capture = kept
-        _Sinks.lowest = _Sinks.console_level
     return kept
 
 
 def _emit(level: int, message: str, args: tuple, exc_info: bool) -> None:
-    if level < _Sinks.lowest:
+    if level < _Sinks.console_level:  # the capture's level is never below the console's
         return
     if args:
         message = message % args
