@@ -133,13 +133,10 @@ def warm_up() -> None:
     """One throw-away invocation in this process, so that every child starts with what a first
     invocation fills in (lazy imports, compiled patterns, logging setup) already there: each
     child would otherwise redo it, on every request."""
-    import io
-
     from faassupervisor import workdir
     from faassupervisor.__main__ import supervisor_main
     from faassupervisor.invocation import InvocationOptions
 
-    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     # Not tempfile: it imports random, whose at-fork hook would then reseed it in every child.
     tmp = None
     try:
@@ -154,14 +151,13 @@ def warm_up() -> None:
             "FAAS_SUPERVISOR_CACHE_DIR": os.path.join(tmp, "cache"),
         }
         supervisor_main([], env, io.BytesIO(b'{"warm": "up"}'), io.BytesIO(),
-                        InvocationOptions(logs_in_response=False))
+                        # signals_handled: serve() sets this process's SIGTERM/SIGINT handler
+                        InvocationOptions(logs_in_response=False, signals_handled=True))
     except Exception as err:  # only an optimisation: serve anyway
         sys.stderr.write(f"fork server: warm-up invocation failed ({type(err).__name__}: {err})\n")
     finally:
         if tmp is not None:
             workdir.remove(tmp)
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
 
 
 class ForkServer:
@@ -307,7 +303,7 @@ class ForkServer:
     # ---- in a forked child
 
     def become_spare(self) -> None:
-        """A spare's life: its own session, default signals, none of our descriptors but the
+        """A spare's life: its own session, default SIGCHLD, none of our descriptors but the
         listener; wait for a connection, say it was taken, serve it. Never returns."""
         try:
             os.setsid()
