@@ -10,7 +10,9 @@ It preloads a process the way `watchdog.forkserver` does, forks children that
 each run one `echo hi` invocation with a tiny JSON body, and reports the
 faults each step of the invocation caused in the child (steps are timed by
 wrapping the functions before forking), a bare fork-and-exit and the CPU of
-a whole child, `sh` included. Runs in its own process (it installs
+a whole child, `sh` included. Like the watchdog, it lends every child the
+same private work dir and clears it after the child is gone (that clearing is
+the watchdog's CPU, not the child's). Runs in its own process (it installs
 wrappers and preloads modules).
 """
 
@@ -29,12 +31,10 @@ STEPS = (  # (module, attribute path, label), wrapped in this order
     ("faassupervisor.__main__", "signal.signal", "signal.signal"),
     ("faassupervisor.invocation", "Invocation.__init__", "Invocation.__init__"),
     ("faassupervisor.storage.registry", "ProviderSet.validate", "providers.validate"),
-    ("faassupervisor.workdir", "make", "workdir.make"),
     ("faassupervisor.invocation", "Invocation._stage_input", "decode the body"),
     ("faassupervisor.invocation", "run_script", "run the script"),
     ("faassupervisor.invocation", "output_files", "list outputs"),
     ("faassupervisor.invocation", "Invocation._respond", "respond"),
-    ("faassupervisor.workdir", "remove", "workdir.remove"),
 )
 
 
@@ -56,17 +56,19 @@ def measure() -> None:
 
     sys.path.insert(0, str(ROOT))
     with tempfile.TemporaryDirectory(prefix="bench-forkchild-") as tmp:
-        for sub in ("tmp", "config", "cache"):
+        for sub in ("config", "cache", "lent"):
             os.mkdir(os.path.join(tmp, sub), 0o700)
+        lent = os.path.join(tmp, "lent")  # the private TMPDIR the watchdog lends each child
         Path(tmp, "config", "script.sh").write_text("#!/bin/sh\necho hi\n")
         Path(tmp, "config", "function_config.yaml").write_text("name: bench\nlog_level: INFO\n")
-        env = dict(os.environ, TMPDIR=os.path.join(tmp, "tmp"), FAAS_SUPERVISOR_CONFIG_DIR=os.path.join(tmp, "config"),
+        env = dict(os.environ, TMPDIR=lent, FAAS_SUPERVISOR_CONFIG_DIR=os.path.join(tmp, "config"),
                    FAAS_SUPERVISOR_CACHE_DIR=os.path.join(tmp, "cache"))
         from watchdog import forkserver
 
         assert "threading" not in sys.modules, "imported before preload: its at-fork hook would run in every child"
         forkserver.preload()
         forkserver.load_service_config(env)
+        from faassupervisor import workdir
         from faassupervisor.__main__ import supervisor_main, terminate_forked_children
         from faassupervisor.invocation import InvocationOptions
 
@@ -97,7 +99,7 @@ def measure() -> None:
             os.write(write_end, b'{"message": "hi"}')
             os.close(write_end)
             supervisor_main([], dict(env), os.fdopen(read_end, "rb"), io.BytesIO(),
-                            InvocationOptions(logs_in_response=False, signals_handled=True))
+                            InvocationOptions(logs_in_response=False, signals_handled=True, work_dir=lent))
 
         devnull = os.open(os.devnull, os.O_WRONLY)
 
@@ -110,7 +112,9 @@ def measure() -> None:
                     body()
                 finally:
                     os._exit(0)
-            return os.waitpid(pid, 0)[1]
+            status = os.waitpid(pid, 0)[1]
+            workdir.clear(lent)
+            return status
 
         def cpu_per_child(body) -> tuple:
             before = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -3,12 +3,15 @@
 All state of an invocation lives in one private (0700) temporary directory
 (`input/`, `output/`, and beside them the script's captured output and a
 response zip), removed in every outcome: success, failure, bad input,
-timeout, or a SIGTERM from the watchdog.
+timeout, or a SIGTERM from the watchdog. Under the watchdog's fork server the
+directory is lent instead (`InvocationOptions.work_dir`): the watchdog clears
+it after the invocation, whatever its outcome, and lends it again.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from faassupervisor import logs, mime, response, workdir
@@ -43,6 +46,10 @@ class InvocationOptions:
     on_content_type: Optional[Callable[[str], None]] = None  # told the Content-Type before the body
     raw_response: Optional[bool] = None  # None: decided by the request's Accept header
     signals_handled: bool = False  # True: SIGTERM/SIGINT already raise Terminated (the fork server's children)
+    # A private (0700) directory lent by the caller, who clears it afterwards (`workdir.clear`):
+    # the invocation works there, reusing the input/ and output/ it may already hold, and
+    # removes nothing itself. None: make a work dir under TMPDIR and remove it at the end.
+    work_dir: Optional[str] = None
 
 
 class Invocation:
@@ -64,6 +71,8 @@ class Invocation:
         if self.settings.script is None:
             raise BadConfig(missing_script_message(self.settings))
         self.providers.validate()  # bad credentials fail before any work is done
+        if self.options.work_dir is not None:
+            return self._run_in(Path(self.options.work_dir), stdin, stdout)
         private = workdir.make(self.settings.temp_root)
         try:
             return self._run_in(Path(private), stdin, stdout)
@@ -73,9 +82,14 @@ class Invocation:
     def _run_in(self, private: Path, stdin: BinaryIO, stdout: BinaryIO) -> ExitStatus:
         # The work dir itself holds our own files: one mkdir fewer per invocation (each costs
         # a millisecond or two on a busy disk, and the fork server runs hundreds per second).
-        input_dir, output_dir = private / "input", private / "output"
+        input_dir, output_dir = private / workdir.INPUT_DIR, private / workdir.OUTPUT_DIR
         for folder in (input_dir, output_dir):
-            folder.mkdir(mode=0o700)
+            try:
+                os.mkdir(folder, 0o700)
+            except FileExistsError:
+                if self.options.work_dir is None:
+                    raise
+                # Kept by the lender's `workdir.clear`: empty, plain and private.
         script_env = self._script_environment(input_dir, output_dir)
         script_env.update(self._stage_input(stdin, input_dir))
         script = self._script_path(private)

@@ -12,6 +12,8 @@ from typing import Mapping, Optional
 
 import pytest
 
+from faassupervisor import workdir
+
 VENV_BIN = Path(sys.executable).parent
 SUPERVISOR = str(VENV_BIN / "supervisor")
 FAAS_SUPERVISOR = str(VENV_BIN / "faas-supervisor")
@@ -88,3 +90,16 @@ class Sandbox:
     def leftovers(self) -> list:
         """Whatever an invocation left in TMPDIR (must be nothing)."""
         return sorted(str(p.relative_to(self.tmp)) for p in self.tmp.rglob("*"))
+
+    def left_by_invocations(self) -> list:
+        """`leftovers` but what a running watchdog keeps between invocations: its lock file, and
+        its recycled private dirs with the supervisor's input/ and output/ in them, empty."""
+
+        def kept(relative: str) -> bool:
+            parts = relative.split("/")
+            if relative == ".lock" or (len(parts) == 1 and parts[0].startswith("fwatchdog-")):
+                return True
+            return (len(parts) == 2 and parts[0].startswith("fwatchdog-") and parts[1] in workdir.KEPT_DIRS
+                    and (self.tmp / relative).is_dir() and not (self.tmp / relative).is_symlink())
+
+        return [p for p in self.leftovers() if not kept(p)]

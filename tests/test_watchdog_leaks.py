@@ -78,5 +78,5 @@ def test_hundreds_of_invocations_leave_nothing_behind(watchdog, sandbox, mode):
         f"descriptors back to baseline {baseline}, no zombies: now {({pid: _kinds(pid) for pid in pids})}, "
         f"zombies {zombies(server.tree())}, fork server children {children(server.forkserver() or -1)}"))
     # only the emptied private TMPDIRs kept for reuse (removed at exit: the fixture checks)
-    assert [p for p in sandbox.leftovers() if p != ".lock" and not (p.startswith("fwatchdog-") and "/" not in p)] == []
+    assert sandbox.left_by_invocations() == []
     assert server.metric("http_requests_in_flight") == 0

@@ -117,8 +117,36 @@ def test_exec_timeout_kills_the_tree_and_removes_the_temp_dirs(watchdog, sandbox
     server.wait_for(pidfile.exists, what="the grandchild's pid")
     grandchild = int(pidfile.read_text())
     server.wait_for(lambda: not alive(grandchild), timeout=10, what="the grandchild to die")
-    server.wait_for(lambda: [p for p in sandbox.leftovers() if "/" in p] == [], what="the temp dirs to be emptied")
+    server.wait_for(lambda: sandbox.left_by_invocations() == [], what="the temp dirs to be emptied")
     assert server.post("/", b"{}", timeout=30).status == 408  # and the server keeps working
+
+
+def test_a_recycled_work_dir_reaches_the_next_invocation_clean(watchdog, sandbox):
+    # The fork server's children work in the watchdog's private TMPDIR, which is cleared and
+    # lent again; their input/ and output/ stay there between invocations. Whatever a script
+    # does to them (files left, its input dir swapped for a link, output opened to others),
+    # the next invocation finds only its own input, private dirs, and nothing of the link's target.
+    outside = sandbox.root / "outside"
+    outside.mkdir()
+    (outside / "precious.txt").write_text("not the script's to delete")
+    sandbox.write_script(
+        "#!/bin/sh\n"
+        'echo "$TMPDIR|$(ls -A "$TMPDIR" | tr "\\n" " ")|$(ls -A "$TMP_INPUT_DIR")|$(ls -A "$TMP_OUTPUT_DIR")'
+        '|$(stat -c %a "$TMP_INPUT_DIR" "$TMP_OUTPUT_DIR" | tr "\\n" " ")"\n'
+        'touch "$TMPDIR/junk" && mkdir "$TMP_OUTPUT_DIR/empty" && chmod 755 "$TMP_OUTPUT_DIR"\n'
+        f'rm -r "$TMP_INPUT_DIR" && ln -s {outside} "$TMP_INPUT_DIR"\n'
+    )
+    server = watchdog()
+    seen = []
+    for _ in range(4):
+        answer = server.post("/", b'{"n": 1}')
+        assert answer.status == 200, answer.text
+        tmpdir, listing, inputs, outputs, modes = answer.text.strip().split("|")
+        assert (listing, inputs, outputs, modes) == (".script-output input output ", "event_file.json", "", "700 700")
+        seen.append(tmpdir)
+        server.wait_for(lambda: sandbox.left_by_invocations() == [], what="the work dir to be cleared")
+    assert len(set(seen)) < len(seen), f"no work dir was lent twice: {seen}"
+    assert (outside / "precious.txt").read_text() == "not the script's to delete"
 
 
 def test_sigterm_ends_a_forked_supervisor_through_its_cleanup_and_leaves_the_fork_server(watchdog, sandbox):
@@ -137,7 +165,7 @@ def test_sigterm_ends_a_forked_supervisor_through_its_cleanup_and_leaves_the_for
     request.join()
     assert result[0].status == 500
     assert "terminated by SIGTERM: invocation abandoned" in server.log()
-    server.wait_for(lambda: [p for p in sandbox.leftovers() if "/" in p] == [], what="the temp dirs to be emptied")
+    server.wait_for(lambda: sandbox.left_by_invocations() == [], what="the temp dirs to be emptied")
     sandbox.write_script("#!/bin/sh\necho still serving\n")
     assert server.post("/", b"{}").text == "still serving\n"
     assert server.forkserver() == forkserver

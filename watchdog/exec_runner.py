@@ -62,8 +62,12 @@ class ExecRunner:
         self.argv = list(argv)
         self.combine_output = combine_output
 
-    def start(self, environ: Mapping[str, str], stdin_fd: Optional[int] = None) -> ExecChild:
-        """Start one invocation; `stdin_fd` (a file) replaces the body pipe when given."""
+    def start(self, environ: Mapping[str, str], stdin_fd: Optional[int] = None,
+              work_dir: Optional[str] = None) -> ExecChild:
+        """Start one invocation; `stdin_fd` (a file) replaces the body pipe when given.
+
+        `work_dir` is not lent to an exec'd command, which cannot be told about it (a
+        `python -m faassupervisor` makes its own work dir under TMPDIR, as anywhere else)."""
         body_read, body_write = (stdin_fd, None) if stdin_fd is not None else os.pipe()
         out_read, out_write = os.pipe()
         try:

@@ -20,13 +20,14 @@ file to clean up, no path-length limit; only our own user's processes are
 served, checked with SO_PEERCRED), where message boundaries are kept and file
 descriptors travel with SCM_RIGHTS, so bodies never pass through here:
 
-    client -> child   {"environ": {...}} + fds [stdin read end, stdout write end]
+    client -> child   {"environ": {...}, "work_dir": "..."} + fds [stdin read end, stdout write end]
     child  -> client  {"pid": N}               once it has the request
     child  -> client  {"content_type": "..."}  before the first response byte
     child  -> client  {"exit": status}         when the invocation is over, before the process exits
 
 A connection that ends without an `exit` message means the child died (it was
-killed, or crashed).
+killed, or crashed). `work_dir` (optional) is the private directory the
+client lends the invocation and clears afterwards (`InvocationOptions.work_dir`).
 
 Run as `python -m watchdog.forkserver SOCKET_NAME` (`@name`: abstract); it prints `ready` on
 stdout once it accepts, and exits (killing the sessions of its children) when
@@ -151,8 +152,9 @@ def warm_up() -> None:
             "FAAS_SUPERVISOR_CACHE_DIR": os.path.join(tmp, "cache"),
         }
         supervisor_main([], env, io.BytesIO(b'{"warm": "up"}'), io.BytesIO(),
-                        # signals_handled: serve() sets this process's SIGTERM/SIGINT handler
-                        InvocationOptions(logs_in_response=False, signals_handled=True))
+                        # signals_handled: serve() sets this process's SIGTERM/SIGINT handler;
+                        # work_dir: lent, as the watchdog lends one to every child
+                        InvocationOptions(logs_in_response=False, signals_handled=True, work_dir=tmp))
     except Exception as err:  # only an optimisation: serve anyway
         sys.stderr.write(f"fork server: warm-up invocation failed ({type(err).__name__}: {err})\n")
     finally:
@@ -377,7 +379,8 @@ def run_supervisor(message: dict, fds: List[int], conn: socket.socket) -> int:
 
     stdin = os.fdopen(fds[0], "rb")
     stdout = _WrittenWhenFull(io.FileIO(fds[1], "wb"), PIPE_SIZE)
-    options = InvocationOptions(logs_in_response=False, on_content_type=announce, signals_handled=True)
+    options = InvocationOptions(logs_in_response=False, on_content_type=announce, signals_handled=True,
+                                work_dir=message.get("work_dir"))
     status = int(supervisor_main(argv=[], environ=message["environ"], stdin=stdin, stdout=stdout, options=options))
     # The invocation is over (the supervisor has cleaned up after itself): tell the client now
     # rather than after this process is torn down and reaped, which takes milliseconds. Before

@@ -143,7 +143,7 @@ class Invoker:
                 body = marshal_request(self.read_body(request, self.config.max_body_size), request.headers)
             elif not request.chunked and (request.content_length or 0) <= SMALL_BODY:
                 body = self.read_body(request, self.config.max_body_size)
-            child = self.runner.start(self.environ_for(request, temp_dir))
+            child = self.runner.start(self.environ_for(request, temp_dir), work_dir=temp_dir)
         except BodyError as err:
             self.release_temp_dir(temp_dir)
             finished(err.outcome.status)

@@ -106,7 +106,7 @@ class JobRunner:
     def run(self, job: Job) -> None:
         body = os.open(os.path.join(job.temp_dir, BODY_FILE), os.O_RDONLY)
         try:
-            child = self.invoker.runner.start(job.environ, stdin_fd=body)
+            child = self.invoker.runner.start(job.environ, stdin_fd=body, work_dir=job.temp_dir)
         except Exception as err:
             self.invoker.release_temp_dir(job.temp_dir)
             log.error("job %d: cannot start the function: %s", job.id, err)

@@ -1,0 +1,86 @@
+"""Work dirs: one made and removed per invocation, or lent by the watchdog and cleared by it."""
+
+from __future__ import annotations
+
+import io
+import os
+
+from faassupervisor import workdir
+from faassupervisor.__main__ import supervisor_main
+from faassupervisor.invocation import InvocationOptions
+
+
+def test_clear_keeps_the_input_and_output_dirs_empty_and_removes_the_rest(tmp_path):
+    lent = tmp_path / "lent"
+    for sub in ("input", "output/deep", "other/deeper"):
+        (lent / sub).mkdir(parents=True, mode=0o700)
+    for sub in ("input", "output", "output/deep"):
+        (lent / sub).chmod(0o700)
+    for name in ("input/event_file.json", "output/deep/result.png", "other/deeper/x", ".script-output", "junk"):
+        (lent / name).write_text("left over")
+
+    assert workdir.clear(str(lent)) is True
+    assert sorted(os.listdir(lent)) == ["input", "output"]
+    assert os.listdir(lent / "input") == [] and os.listdir(lent / "output") == []
+
+
+def test_clear_never_follows_links_and_drops_kept_dirs_opened_to_others(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.txt").write_text("keep me")
+    lent = tmp_path / "lent"
+    lent.mkdir()
+    (lent / "input").symlink_to(outside)  # a script swapped its input dir for a link
+    (lent / "output").mkdir(mode=0o700)
+    (lent / "output").chmod(0o755)
+    (lent / "output" / "result.txt").write_text("x")
+    (lent / "link").symlink_to(outside / "precious.txt")
+
+    assert workdir.clear(str(lent)) is True
+    assert os.listdir(lent) == []  # both made again, private, by the next invocation
+    assert (outside / "precious.txt").read_text() == "keep me"
+
+
+def test_clear_reports_a_dir_that_is_gone(tmp_path):
+    assert workdir.clear(str(tmp_path / "missing")) is False
+
+
+def _invoke(sandbox, lent, script: str) -> bytes:
+    sandbox.write_script(script)
+    out = io.BytesIO()
+    env = dict(sandbox.env, TMPDIR=str(lent))
+    status = supervisor_main([], env, io.BytesIO(b'{"n": 1}'), out,
+                             InvocationOptions(logs_in_response=False, signals_handled=True, work_dir=str(lent)))
+    assert status == 0, out.getvalue()
+    return out.getvalue()
+
+
+def test_a_lent_work_dir_is_used_as_is_and_left_to_its_lender(sandbox):
+    lent = sandbox.tmp / "lent"
+    lent.mkdir(mode=0o700)
+    script = '#!/bin/sh\necho "$TMP_INPUT_DIR $TMP_OUTPUT_DIR $INPUT_FILE_PATH"\n'
+
+    first = _invoke(sandbox, lent, script).decode().split()
+    assert first == [str(lent / "input"), str(lent / "output"), str(lent / "input" / "event_file.json")]
+    # Nothing removed by the supervisor: clearing is the lender's (whatever the outcome).
+    assert sorted(os.listdir(lent)) == [".script-output", "input", "output"]
+    assert os.listdir(lent / "input") == ["event_file.json"]
+
+    assert workdir.clear(str(lent))
+    # The next invocation reuses the kept input/ and output/.
+    inode = os.stat(lent / "input").st_ino
+    assert _invoke(sandbox, lent, script).decode().split() == first
+    assert os.stat(lent / "input").st_ino == inode
+    assert workdir.clear(str(lent))
+    assert sorted(os.listdir(lent)) == ["input", "output"]
+
+
+def test_without_a_lent_dir_the_invocation_makes_and_removes_its_own(sandbox):
+    sandbox.write_script('#!/bin/sh\necho "$TMP_OUTPUT_DIR"\n')
+    out = io.BytesIO()
+    status = supervisor_main([], sandbox.env, io.BytesIO(b'{"n": 1}'), out,
+                             InvocationOptions(logs_in_response=False, signals_handled=True))
+    assert status == 0
+    output_dir = out.getvalue().decode().strip()
+    assert os.path.basename(os.path.dirname(output_dir)).startswith(workdir.PREFIX)
+    assert sandbox.leftovers() == []
