@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 from faassupervisor.config import loader
 from watchdog import forkserver
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_service_config_is_parsed_before_forking(sandbox):
@@ -20,3 +26,23 @@ def test_a_bad_service_config_is_left_to_the_invocations(sandbox):
     loader._PARSED.clear()
     forkserver.load_service_config(sandbox.env)  # no exception: each request reports it, one line
     assert loader._PARSED == {}
+
+
+def _warm_up_in_a_fresh_interpreter(env, runs: int) -> subprocess.CompletedProcess:
+    code = f"import sys; from watchdog import forkserver; forkserver.warm_up({runs}); print(sys.stderr is sys.__stderr__)"
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                          cwd=ROOT)
+
+
+def test_the_warm_up_runs_quietly_and_leaves_nothing(sandbox):
+    done = _warm_up_in_a_fresh_interpreter(sandbox.env, 3)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "True\n", "")
+    assert sandbox.leftovers() == []
+
+
+def test_a_failed_warm_up_is_one_line_and_the_server_serves_anyway(sandbox):
+    env = dict(sandbox.env, TMPDIR=str(sandbox.root / "missing"))
+    done = _warm_up_in_a_fresh_interpreter(env, 3)
+    assert done.returncode == 0 and done.stdout == "True\n"
+    assert done.stderr.startswith("fork server: warm-up invocation failed (FileNotFoundError")
+    assert len(done.stderr.splitlines()) == 1
