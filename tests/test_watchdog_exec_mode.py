@@ -160,6 +160,15 @@ def test_health_lock_file_and_metrics(watchdog, sandbox):
     assert server.post("/metrics", b"").status == 405
 
 
+def test_worker_heartbeat_file_is_in_shared_memory_not_on_disk(watchdog, sandbox):
+    # gunicorn touches it at every turn of a worker's loop; on a disk each touch is an inode write
+    server = watchdog(fprocess="cat")
+    (worker,) = server.workers()
+    targets = [os.readlink(f"/proc/{worker}/fd/{fd}") for fd in os.listdir(f"/proc/{worker}/fd")]
+    heartbeat = [t for t in targets if "/wgunicorn-" in t]
+    assert len(heartbeat) == 1 and heartbeat[0].startswith("/dev/shm/wgunicorn-"), targets
+
+
 def test_lock_file_removed_makes_health_503(watchdog, sandbox):
     server = watchdog(fprocess="cat")
     (sandbox.tmp / ".lock").unlink()
