@@ -84,3 +84,22 @@ def test_without_a_lent_dir_the_invocation_makes_and_removes_its_own(sandbox):
     output_dir = out.getvalue().decode().strip()
     assert os.path.basename(os.path.dirname(output_dir)).startswith(workdir.PREFIX)
     assert sandbox.leftovers() == []
+
+
+def test_the_watchdog_pool_lends_a_cleared_dir_again_and_drops_one_it_could_not_clear(tmp_path):
+    from watchdog.tempdirs import TempDirPool
+
+    pool = TempDirPool(str(tmp_path))
+    lent = pool.acquire()
+    os.mkdir(os.path.join(lent, "output"), 0o700)
+    open(os.path.join(lent, "output", "result.txt"), "w").close()
+    pool.release(lent)
+    assert pool.acquire() == lent and os.listdir(lent) == ["output"]
+    os.rmdir(os.path.join(lent, "output"))
+    os.rmdir(lent)  # gone: cannot be cleared, so not lent again
+    pool.release(lent)
+    fresh = pool.acquire()
+    assert fresh != lent and os.path.isdir(fresh)
+    pool.release(fresh)
+    pool.close()
+    assert os.listdir(tmp_path) == []
