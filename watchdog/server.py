@@ -186,4 +186,3 @@ def _heartbeat_dir():
     default (the temp dir)."""
     shm = "/dev/shm"
     return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
-
