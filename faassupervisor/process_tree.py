@@ -32,7 +32,7 @@ def prctl(option: int, value: int) -> bool:
         if _prctl is None:
             import ctypes  # deferred: only needed once per process, right before a script starts
 
-            _prctl = ctypes.CDLL(None, use_errno=True).prctl
+            _prctl = ctypes.CDLL(None).prctl  # errno is never read: without use_errno, calls touch less
         return _prctl(option, value, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False

@@ -37,6 +37,7 @@ die with it (PR_SET_PDEATHSIG), so none keeps the socket name bound.
 
 from __future__ import annotations
 
+import _signal
 import gc
 import io
 import json
@@ -62,8 +63,12 @@ def socket_address(name: str) -> str:
     return "\0" + name[1:] if name.startswith("@") else name
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"))  # json.dumps would build one per call
+_PID = struct.Struct("i")  # a spare's pid on the `taken` pipe
+
+
 def encode(message: dict) -> bytes:
-    return json.dumps(message, separators=(",", ":")).encode()
+    return _ENCODER.encode(message).encode()
 
 
 # What one invocation imports, loaded once here instead of once per request. Optional ones
@@ -262,7 +267,7 @@ class ForkServer:
             data = os.read(self.taken_read, 4096)
         except BlockingIOError:
             return
-        for (pid,) in struct.iter_unpack("i", data):  # writes of 4 bytes to a pipe are never split
+        for (pid,) in _PID.iter_unpack(data):  # writes of 4 bytes to a pipe are never split
             self.spares.discard(pid)
             self.running.add(pid)
         self.failures = 0
@@ -332,12 +337,18 @@ class ForkServer:
             if os.getppid() != self.pid:
                 os._exit(0)  # the server died before we could ask
             signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # SIGTERM and SIGINT: see serve()
+            # SIGTERM and SIGINT: see serve(). Through _signal: signal.signal would also turn
+            # the handler it replaces into an enum, failing (that lambda is none), which was
+            # a tenth of a spare's own page faults.
+            _signal.signal(signal.SIGCHLD, _signal.SIG_DFL)
             for fd in (self.taken_read, self.wake_read, self.wake_write, self.parent_fd):
                 os.close(fd)
-            conn, _ = self.listener.accept()
+            # _accept, not accept(): the latter converts our family and type into enums for
+            # the new socket object (enum machinery: a few dozen page faults per spare).
+            fd, _ = self.listener._accept()
+            conn = socket.socket(fileno=fd)
             self.listener.close()
-            os.write(self.taken_write, struct.pack("i", os.getpid()))
+            os.write(self.taken_write, _PID.pack(os.getpid()))
             os.close(self.taken_write)
             _set_parent_death_signal(0)  # an invocation runs to its end, whatever happens to the server
             if not _same_user(conn):
@@ -380,9 +391,12 @@ def _report(err: BaseException) -> None:
         pass
 
 
+_PEEK_SIZE = int(socket.MSG_PEEK | socket.MSG_TRUNC)  # once: ORing enum flags costs a child page faults
+
+
 def _receive(sock: socket.socket, max_fds: int) -> Tuple[bytes, List[int]]:
     """One whole message and its descriptors; the size is peeked first (no fixed 1 MiB buffer per call)."""
-    size = sock.recv_into(bytearray(1), 1, socket.MSG_PEEK | socket.MSG_TRUNC)
+    size = sock.recv_into(bytearray(1), 1, _PEEK_SIZE)
     data, fds, _flags, _addr = socket.recv_fds(sock, max(1, min(size, MAX_MESSAGE)), max_fds,
                                                socket.MSG_CMSG_CLOEXEC)
     return data, fds
@@ -433,10 +447,13 @@ class _WrittenWhenFull(io.BufferedWriter):
             super().close()
 
 
+_PEERCRED = struct.Struct("3i")  # built here once, not looked up in struct's cache by every child
+
+
 def _same_user(conn: socket.socket) -> bool:
     """Only processes of our own user may ask for a fork (what a 0700 directory would ensure)."""
-    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", creds)
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
+    _pid, uid, _gid = _PEERCRED.unpack(creds)
     return uid == os.getuid()
 
 
