@@ -9,8 +9,9 @@ shared VM, so this is the figure to watch when trimming the per-request path.
 It preloads a process the way `watchdog.forkserver` does, forks children that
 each run one `echo hi` invocation with a tiny JSON body, and reports the
 faults each step of the invocation caused in the child (steps are timed by
-wrapping the functions before forking), a bare fork-and-exit and the CPU of
-a whole child, `sh` included. Like the watchdog, it lends every child the
+wrapping the functions before forking), a bare fork-and-exit, the CPU of
+a whole child, `sh` included, and a real spare's whole life (accept, the
+request received over the fork server's protocol, the replies, exit). Like the watchdog, it lends every child the
 same private work dir and clears it after the child is gone (that clearing is
 the watchdog's CPU, not the child's). Runs in its own process (it installs
 wrappers and preloads modules).
@@ -52,6 +53,7 @@ def measure() -> None:
     import io
     import json
     import resource
+    import socket
     import tempfile
 
     sys.path.insert(0, str(ROOT))
@@ -124,10 +126,49 @@ def measure() -> None:
             cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
             return cpu / CHILDREN * 1000, (after.ru_minflt - before.ru_minflt) / CHILDREN
 
+        # A spare as the fork server forks it, served the way the watchdog asks (forkclient is
+        # not imported here: it would load more modules into this process than the server has).
+        server = forkserver.ForkServer(f"\0bench-forkchild-{os.getpid()}", parent_fd=os.open(os.devnull, os.O_RDONLY))
+        server.listener.bind(server.path)
+        server.listener.listen(4)
+        request = forkserver.encode({"environ": dict(env), "work_dir": lent})
+
+        def spare_life() -> None:
+            pid = os.fork()
+            if pid == 0:
+                os.dup2(devnull, 2)
+                server.become_spare()  # accepts, serves one request, exits
+            with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as client:
+                client.connect(server.path)
+                body_read, body_write = os.pipe()
+                out_read, out_write = os.pipe()
+                socket.send_fds(client, [request], [body_read, out_write])
+                os.close(body_read)
+                os.close(out_write)
+                os.write(body_write, b'{"message": "hi"}')
+                os.close(body_write)
+                while os.read(out_read, 65536):
+                    pass
+                os.close(out_read)
+                while client.recv(65536):
+                    pass
+            os.read(server.taken_read, 4)  # the pid it announced once it had the connection
+            os.waitpid(pid, 0)
+            workdir.clear(lent)
+
+        def cpu_per_spare() -> tuple:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            for _ in range(CHILDREN):
+                spare_life()
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+            return cpu / CHILDREN * 1000, (after.ru_minflt - before.ru_minflt) / CHILDREN
+
         gc.collect()
         gc.freeze()
         bare_ms, bare_faults = cpu_per_child(lambda: None)
         whole_ms, whole_faults = cpu_per_child(invoke)
+        spare_ms, spare_faults = cpu_per_spare()
 
         for module_name, path, label in STEPS:
             owner = importlib.import_module(module_name)
@@ -151,6 +192,8 @@ def measure() -> None:
     print("|---|---|---|")
     print(f"| fork and exit only | {bare_ms:.2f} | {bare_faults:.0f} |")
     print(f"| one `echo hi` invocation, `sh` included | {whole_ms:.2f} | {whole_faults:.0f} |")
+    print(f"| a spare's whole life: accept, the same invocation sent as the watchdog sends it, exit | "
+          f"{spare_ms:.2f} | {spare_faults:.0f} |")
     print()
     print("| step of the invocation (in the child) | first-touch page faults |")
     print("|---|---|")
