@@ -9,12 +9,12 @@ shared VM, so this is the figure to watch when trimming the per-request path.
 It preloads a process the way `watchdog.forkserver` does, forks children that
 each run one `echo hi` invocation with a tiny JSON body, and reports the
 faults each step of the invocation caused in the child (steps are timed by
-wrapping the functions before forking), a bare fork-and-exit, the CPU of
-a whole child, `sh` included, and a real spare's whole life (accept, the
-request received over the fork server's protocol, the replies, exit). Like the watchdog, it lends every child the
-same private work dir and clears it after the child is gone (that clearing is
-the watchdog's CPU, not the child's). Runs in its own process (it installs
-wrappers and preloads modules).
+wrapping the functions before forking), a bare fork-and-exit, the CPU of a
+whole child, `sh` included, and a real spare's whole life (accept, the
+request received over the fork server's protocol, the replies, exit). Like
+the watchdog, it lends every child the same private work dir and clears it
+after the child is gone (that clearing is the watchdog's CPU, not the
+child's). Runs in its own process (it installs wrappers and preloads modules).
 """
 
 from __future__ import annotations
@@ -118,10 +118,11 @@ def measure() -> None:
             workdir.clear(lent)
             return status
 
-        def cpu_per_child(body) -> tuple:
+        def per_child(run_one) -> tuple:
+            """CPU ms and page faults of the children `run_one` forks (and reaps), on average."""
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             for _ in range(CHILDREN):
-                fork(body)
+                run_one()
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
             return cpu / CHILDREN * 1000, (after.ru_minflt - before.ru_minflt) / CHILDREN
@@ -156,19 +157,11 @@ def measure() -> None:
             os.waitpid(pid, 0)
             workdir.clear(lent)
 
-        def cpu_per_spare() -> tuple:
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            for _ in range(CHILDREN):
-                spare_life()
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-            return cpu / CHILDREN * 1000, (after.ru_minflt - before.ru_minflt) / CHILDREN
-
         gc.collect()
         gc.freeze()
-        bare_ms, bare_faults = cpu_per_child(lambda: None)
-        whole_ms, whole_faults = cpu_per_child(invoke)
-        spare_ms, spare_faults = cpu_per_spare()
+        bare_ms, bare_faults = per_child(lambda: fork(lambda: None))
+        whole_ms, whole_faults = per_child(lambda: fork(invoke))
+        spare_ms, spare_faults = per_child(spare_life)
 
         for module_name, path, label in STEPS:
             owner = importlib.import_module(module_name)

@@ -167,17 +167,18 @@ def warm_up(runs: int = WARM_UPS) -> None:
             "FAAS_SUPERVISOR_STORAGE_DIR": os.path.join(tmp, "storage"),
             "FAAS_SUPERVISOR_CACHE_DIR": os.path.join(tmp, "cache"),
         }
-        sys.stderr = io.StringIO()  # the supervisor's log lines, of no interest here
+        logged = sys.stderr = io.StringIO()  # the supervisor's log lines: shown only if a run fails
         for _ in range(runs):
             status = supervisor_main([], env, io.BytesIO(b'{"warm": "up"}'), io.BytesIO(),
                                      # signals_handled: serve() sets this process's SIGTERM/SIGINT
                                      # handler; work_dir: lent, as the watchdog lends one to every child
                                      InvocationOptions(logs_in_response=False, signals_handled=True, work_dir=lent))
             workdir.clear(lent)
-            sys.stderr.seek(0)
-            sys.stderr.truncate()
             if status:
-                raise RuntimeError(f"exit status {status}")
+                last = (logged.getvalue().strip().splitlines() or [""])[-1]
+                raise RuntimeError(f"exit status {status}: {last}")
+            logged.seek(0)
+            logged.truncate()
     except Exception as err:  # only an optimisation: serve anyway
         stderr.write(f"fork server: warm-up invocation failed ({type(err).__name__}: {err})\n")
     finally:
