@@ -48,10 +48,15 @@ def remove(path: str) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _remove_tree(path: str) -> None:
+def _listed(path: str) -> list:
+    """(name, path, is it a directory) of each entry, links never followed; listed before any
+    entry is removed, so removing does not disturb the listing."""
     with os.scandir(path) as entries:
-        listed = [(entry.path, entry.is_dir(follow_symlinks=False)) for entry in entries]
-    for entry_path, is_dir in listed:
+        return [(entry.name, entry.path, entry.is_dir(follow_symlinks=False)) for entry in entries]
+
+
+def _remove_tree(path: str) -> None:
+    for _name, entry_path, is_dir in _listed(path):
         if is_dir:
             _remove_tree(entry_path)
         else:
@@ -72,13 +77,9 @@ def clear(path: str) -> bool:
     behind makes the directory unfit (False).
     """
     try:
-        with os.scandir(path) as entries:
-            listed = [(entry.name, entry.path, entry.is_dir(follow_symlinks=False)) for entry in entries]
-        for name, entry_path, is_dir in listed:
+        for name, entry_path, is_dir in _listed(path):
             if is_dir and name in KEPT_DIRS and _private_dir(entry_path):
-                with os.scandir(entry_path) as inside:
-                    left = [(entry.path, entry.is_dir(follow_symlinks=False)) for entry in inside]
-                for inner_path, inner_is_dir in left:
+                for _name, inner_path, inner_is_dir in _listed(entry_path):
                     _remove_entry(inner_path, inner_is_dir)
             else:
                 _remove_entry(entry_path, is_dir)
