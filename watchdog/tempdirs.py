@@ -12,7 +12,6 @@ invocations at once.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import threading
 from typing import List
@@ -42,10 +41,10 @@ class TempDirPool:
                 if len(self._free) < KEEP:
                     self._free.append(path)
                     return
-        shutil.rmtree(path, ignore_errors=True)
+        workdir.remove(path)
 
     def close(self) -> None:
         with self._lock:
             free, self._free = self._free, []
         for path in free:
-            shutil.rmtree(path, ignore_errors=True)
+            workdir.remove(path)
