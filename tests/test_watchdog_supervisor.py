@@ -151,7 +151,8 @@ def test_a_recycled_work_dir_reaches_the_next_invocation_clean(watchdog, sandbox
 
 def test_sigterm_ends_a_forked_supervisor_through_its_cleanup_and_leaves_the_fork_server(watchdog, sandbox):
     # The fork server sets the handler once for all its children: in them SIGTERM unwinds the
-    # invocation (script tree killed, work dir removed); in the server itself it is ignored.
+    # invocation (script tree killed; the watchdog then clears its lent work dir); in the server
+    # itself it is ignored.
     pidfile = sandbox.root / "supervisor.pid"
     sandbox.write_script(f"#!/bin/sh\necho $PPID > {pidfile}\nsleep 300\n")
     server = watchdog()
