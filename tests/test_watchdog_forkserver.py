@@ -28,6 +28,29 @@ def test_a_bad_service_config_is_left_to_the_invocations(sandbox):
     assert loader._PARSED == {}
 
 
+def test_the_server_reads_its_configs_from_the_cache_without_importing_pyyaml(sandbox):
+    # A child parses them and caches them as JSON: PyYAML would only weigh down every fork.
+    sandbox.write_config("name: cached\nlog_level: DEBUG\n")
+    code = ("import sys; from watchdog import forkserver; from faassupervisor.config import loader; "
+            "forkserver.preload(); print('yaml' in sys.modules, sorted(key[0] for key in loader._PARSED))")
+    done = subprocess.run([sys.executable, "-c", code], env=sandbox.env, capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    parsed = [b"name: cached\nlog_level: DEBUG\n", b"name: warm-up\nlog_level: DEBUG\n"]
+    assert done.stdout == f"False {parsed}\n"
+    assert len(list((sandbox.root / "cache").glob("*.json"))) == 1  # the warm-up's cache went with its dir
+
+
+def test_without_a_usable_cache_the_server_parses_the_yaml_itself(sandbox):
+    sandbox.write_config("name: uncached\n")
+    cache = sandbox.root / "cache"
+    cache.mkdir()
+    cache.chmod(0o755)  # open to others: never used
+    loader._PARSED.clear()
+    forkserver.load_service_config(sandbox.env)
+    assert [key[0] for key in loader._PARSED] == [b"name: uncached\n"]
+
+
 def _warm_up_in_a_fresh_interpreter(env, runs: int) -> subprocess.CompletedProcess:
     code = f"import sys; from watchdog import forkserver; forkserver.warm_up({runs}); print(sys.stderr is sys.__stderr__)"
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
