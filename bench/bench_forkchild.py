@@ -129,10 +129,12 @@ def measure() -> None:
 
         # A spare as the fork server forks it, served the way the watchdog asks (forkclient is
         # not imported here: it would load more modules into this process than the server has).
-        server = forkserver.ForkServer(f"\0bench-forkchild-{os.getpid()}", parent_fd=os.open(os.devnull, os.O_RDONLY))
+        server = forkserver.ForkServer(f"\0bench-forkchild-{os.getpid()}", parent_fd=os.open(os.devnull, os.O_RDONLY),
+                                       environ=env)
         server.listener.bind(server.path)
         server.listener.listen(4)
-        request = forkserver.encode({"environ": dict(env), "work_dir": lent})
+        variables = {"Http_Content_Type": "application/json", "Http_Method": "POST", "TMPDIR": lent}
+        request = forkserver.encode({"variables": variables, "work_dir": lent})
 
         def spare_life() -> None:
             pid = os.fork()

@@ -121,6 +121,19 @@ def test_exec_timeout_kills_the_tree_and_removes_the_temp_dirs(watchdog, sandbox
     assert server.post("/", b"{}", timeout=30).status == 408  # and the server keeps working
 
 
+def test_the_script_gets_the_watchdogs_environment_and_the_requests_variables(watchdog, sandbox):
+    # The fork server holds the watchdog's environment; a request sends only its own variables
+    # (headers, its private TMPDIR), which win over the watchdog's.
+    sandbox.write_script('#!/bin/sh\necho "$POD_VARIABLE|$Http_X_Trace|$Http_Method|${TMPDIR#$SANDBOX_TMP/}"\n')
+    server = watchdog(POD_VARIABLE="from the pod", SANDBOX_TMP=str(sandbox.tmp), Http_X_Trace="the pod's")
+    for trace in ("first", "second"):
+        answer = server.post("/", b'{"n": 1}', headers={"X-Trace": trace})
+        assert answer.status == 200, answer.text
+        pod, header, method, tmpdir = answer.text.strip().split("|")
+        assert (pod, header, method) == ("from the pod", trace, "POST")
+        assert tmpdir.startswith("fwatchdog-") and "/" not in tmpdir  # its own, under the watchdog's TMPDIR
+
+
 def test_a_recycled_work_dir_reaches_the_next_invocation_clean(watchdog, sandbox):
     # The fork server's children work in the watchdog's private TMPDIR, which is cleared and
     # lent again; their input/ and output/ stay there between invocations. Whatever a script

@@ -59,7 +59,7 @@ class Runtime:
         shared = shared or SharedState(config.workers)
         owned = None
         if not config.uses_supervisor:
-            runner = ExecRunner(config.fprocess, config.combine_output)
+            runner = ExecRunner(config.fprocess, config.combine_output, config.environ)
         elif forkserver_path:
             runner = ForkRunner(forkserver_path)
         else:

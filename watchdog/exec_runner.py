@@ -14,6 +14,7 @@ import subprocess
 from typing import Mapping, Optional, Sequence
 
 from watchdog.child import Child
+from watchdog.request_environ import child_environ
 
 
 class ExecChild(Child):
@@ -58,13 +59,15 @@ class ExecRunner:
 
     supervisor = False
 
-    def __init__(self, argv: Sequence[str], combine_output: bool):
+    def __init__(self, argv: Sequence[str], combine_output: bool, environ: Mapping[str, str]):
         self.argv = list(argv)
         self.combine_output = combine_output
+        self.environ = environ  # the watchdog's: each request's variables are laid over it
 
-    def start(self, environ: Mapping[str, str], stdin_fd: Optional[int] = None,
+    def start(self, variables: Mapping[str, str], stdin_fd: Optional[int] = None,
               work_dir: Optional[str] = None) -> ExecChild:
-        """Start one invocation; `stdin_fd` (a file) replaces the body pipe when given.
+        """Start one invocation with the request's `variables` added to the environment; `stdin_fd`
+        (a file) replaces the body pipe when given.
 
         `work_dir` is not lent to an exec'd command, which cannot be told about it (a
         `python -m faassupervisor` makes its own work dir under TMPDIR, as anywhere else)."""
@@ -76,7 +79,7 @@ class ExecRunner:
                 stdin=body_read,
                 stdout=out_write,
                 stderr=subprocess.STDOUT if self.combine_output else None,
-                env=dict(environ),
+                env=child_environ(self.environ, variables),
                 start_new_session=True,
                 close_fds=True,
             )

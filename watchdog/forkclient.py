@@ -215,9 +215,11 @@ class ForkRunner:
         self.path = path
         self.server = server  # when we own it (standalone app): start it on first use
 
-    def start(self, environ: Mapping[str, str], stdin_fd: Optional[int] = None,
+    def start(self, variables: Mapping[str, str], stdin_fd: Optional[int] = None,
               work_dir: Optional[str] = None) -> ForkedChild:
-        """`work_dir`: the private directory lent to the supervisor, cleared by us afterwards."""
+        """`variables`: the request's own, which the fork server lays over the environment it was
+        started with (the watchdog's). `work_dir`: the private directory lent to the supervisor,
+        cleared by us afterwards."""
         if self.server is not None:
             self.server.ensure_running()
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -232,7 +234,7 @@ class ForkRunner:
         child = ForkedChild(conn, body_write, out_read)
         try:
             # The pid arrives later, as an event: nothing needs it unless the invocation is killed.
-            message = {"environ": dict(environ)}
+            message = {"variables": dict(variables)}
             if work_dir is not None:
                 message["work_dir"] = work_dir
             socket.send_fds(conn, [encode(message)], [body_read, out_write])

@@ -20,13 +20,16 @@ file to clean up, no path-length limit; only our own user's processes are
 served, checked with SO_PEERCRED), where message boundaries are kept and file
 descriptors travel with SCM_RIGHTS, so bodies never pass through here:
 
-    client -> child   {"environ": {...}, "work_dir": "..."} + fds [stdin read end, stdout write end]
+    client -> child   {"variables": {...}, "work_dir": "..."} + fds [stdin read end, stdout write end]
     child  -> client  {"pid": N}               once it has the request
     child  -> client  {"content_type": "..."}  before the first response byte
     child  -> client  {"exit": status}         when the invocation is over, before the process exits
 
 A connection that ends without an `exit` message means the child died (it was
-killed, or crashed). `work_dir` (optional) is the private directory the
+killed, or crashed). `variables` are the request's own (CGI headers, TMPDIR):
+the child lays them over the server's environment, which is the watchdog's
+(it started the server with it), so a pod's hundreds of variables are not
+encoded, sent and decoded per request. `work_dir` (optional) is the private directory the
 client lends the invocation and clears afterwards (`InvocationOptions.work_dir`).
 
 Run as `python -m watchdog.forkserver SOCKET_NAME` (`@name`: abstract); it prints `ready` on
@@ -49,12 +52,14 @@ import struct
 import sys
 import time
 
+from watchdog.request_environ import child_environ
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing would be ~1 MB more of heap to copy at every fork
-    from typing import List, Optional, Set, Tuple
+    from typing import List, Mapping, Optional, Set, Tuple
 
 SPARES = 2  # children waiting in accept(): a burst of requests need not wait for a fork
-MAX_MESSAGE = 1 << 20  # the request message carries the child's whole environment
+MAX_MESSAGE = 1 << 20  # the request message carries its variables (its headers among them)
 SEND_BUFFER = 4 << 20
 
 
@@ -211,8 +216,9 @@ def warm_up(runs: int = WARM_UPS) -> None:
 class ForkServer:
     """Keeps `spares` children waiting in `accept()`, replaces each one as it is taken, reaps."""
 
-    def __init__(self, path: str, parent_fd: int, spares: int = SPARES):
+    def __init__(self, path: str, parent_fd: int, environ: Mapping[str, str], spares: int = SPARES):
         self.path = path
+        self.environ = environ  # the watchdog's: each request's variables are laid over it
         self.parent_fd = parent_fd
         self.target = spares
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -387,13 +393,13 @@ class ForkServer:
                 os._exit(0)
         except BaseException as err:  # noqa: B902 - nothing may escape a forked child
             _die(err)
-        _run_child(message, fds, conn)
+        _run_child(message, fds, conn, self.environ)
 
 
-def _run_child(message: dict, fds: List[int], conn: socket.socket) -> None:
+def _run_child(message: dict, fds: List[int], conn: socket.socket, environ: Mapping[str, str]) -> None:
     status = 1
     try:
-        status = run_supervisor(message, fds, conn)
+        status = run_supervisor(message, fds, conn, environ)
     except BaseException as err:  # noqa: B902 - nothing may escape a forked child
         _report(err)
     finally:
@@ -424,8 +430,9 @@ def _receive(sock: socket.socket, max_fds: int) -> Tuple[bytes, List[int]]:
     return data, fds
 
 
-def run_supervisor(message: dict, fds: List[int], conn: socket.socket) -> int:
-    """The child's whole life: one `supervisor_main` call on the passed pipes."""
+def run_supervisor(message: dict, fds: List[int], conn: socket.socket, environ: Mapping[str, str]) -> int:
+    """The child's whole life: one `supervisor_main` call on the passed pipes, in `environ` (the
+    server's) with the request's variables added."""
     from faassupervisor.__main__ import supervisor_main
     from faassupervisor.invocation import InvocationOptions
 
@@ -436,7 +443,8 @@ def run_supervisor(message: dict, fds: List[int], conn: socket.socket) -> int:
     stdout = _WrittenWhenFull(io.FileIO(fds[1], "wb"), PIPE_SIZE)
     options = InvocationOptions(logs_in_response=False, on_content_type=announce, signals_handled=True,
                                 work_dir=message.get("work_dir"))
-    status = int(supervisor_main(argv=[], environ=message["environ"], stdin=stdin, stdout=stdout, options=options))
+    environ = child_environ(environ, message["variables"])
+    status = int(supervisor_main(argv=[], environ=environ, stdin=stdin, stdout=stdout, options=options))
     # The invocation is over (the supervisor has cleaned up after itself): tell the client now
     # rather than after this process is torn down and reaped, which takes milliseconds. Before
     # the output's end, so that the client, which reads it after that end, finds it there.
@@ -500,6 +508,7 @@ def _set_parent_death_signal(sig: int) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    environ = dict(os.environ)  # the watchdog's, as it started us: requests send only their own variables
     if len(argv) != 1:
         sys.stderr.write("usage: python -m watchdog.forkserver SOCKET_PATH\n")
         return 2
@@ -514,7 +523,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    ForkServer(socket_address(argv[0]), parent_fd=parent_fd).serve()
+    ForkServer(socket_address(argv[0]), parent_fd=parent_fd, environ=environ).serve()
     return 0
 
 

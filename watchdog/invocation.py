@@ -29,7 +29,7 @@ from typing import BinaryIO, Callable, Iterator, List, Optional, Tuple, Union
 from faassupervisor import process_tree
 from watchdog.child import Child, RunnerUnavailable
 from watchdog.config import WatchdogConfig
-from watchdog.request_environ import cgi_variables, child_environ, marshal_request
+from watchdog.request_environ import cgi_variables, marshal_request, request_variables
 from watchdog.status import Outcome, outcome_of_exit
 from watchdog.tempdirs import TempDirPool
 
@@ -111,11 +111,12 @@ class Invoker:
             close=True,
         )
 
-    def environ_for(self, request: IncomingRequest, temp_dir: str) -> dict:
+    def variables_for(self, request: IncomingRequest, temp_dir: str) -> dict:
+        """The request's own variables, which the runner lays over the watchdog's environment."""
         cgi = {}
         if self.config.cgi_headers:
             cgi = cgi_variables(request.headers, request.method, request.path, request.query, request.chunked)
-        return child_environ(self.config.environ, cgi, temp_dir)
+        return request_variables(cgi, temp_dir)
 
     def new_temp_dir(self) -> str:
         return self.temp_dirs.acquire()
@@ -143,7 +144,7 @@ class Invoker:
                 body = marshal_request(self.read_body(request, self.config.max_body_size), request.headers)
             elif not request.chunked and (request.content_length or 0) <= SMALL_BODY:
                 body = self.read_body(request, self.config.max_body_size)
-            child = self.runner.start(self.environ_for(request, temp_dir), work_dir=temp_dir)
+            child = self.runner.start(self.variables_for(request, temp_dir), work_dir=temp_dir)
         except BodyError as err:
             self.release_temp_dir(temp_dir)
             finished(err.outcome.status)

@@ -36,7 +36,7 @@ BODY_FILE = ".request-body"
 class Job:
     id: int
     request: IncomingRequest  # its stream already consumed; kept for logging and CGI variables
-    environ: dict
+    variables: dict  # the request's own (CGI, TMPDIR), laid over the watchdog's environment
     temp_dir: str
     accepted: float
 
@@ -71,7 +71,7 @@ class JobRunner:
             self.slots.release()
             raise
         detached = dataclasses.replace(request, stream=None, socket=None)
-        job = Job(next(self.ids), detached, self.invoker.environ_for(request, temp_dir), temp_dir, time.monotonic())
+        job = Job(next(self.ids), detached, self.invoker.variables_for(request, temp_dir), temp_dir, time.monotonic())
         self.shared.add_job(1)
         self._ensure_threads()
         self.queue.put(job)
@@ -106,7 +106,7 @@ class JobRunner:
     def run(self, job: Job) -> None:
         body = os.open(os.path.join(job.temp_dir, BODY_FILE), os.O_RDONLY)
         try:
-            child = self.invoker.runner.start(job.environ, stdin_fd=body, work_dir=job.temp_dir)
+            child = self.invoker.runner.start(job.variables, stdin_fd=body, work_dir=job.temp_dir)
         except Exception as err:
             self.invoker.release_temp_dir(job.temp_dir)
             log.error("job %d: cannot start the function: %s", job.id, err)

@@ -1,7 +1,10 @@
 """The environment of one invocation: the watchdog's own plus the request's CGI variables.
 
-Built as a fresh dict per request and handed to the child; the watchdog's
-`os.environ` is never touched. The variables are the classic watchdog's:
+Built as a fresh dict per request; the watchdog's `os.environ` is never
+touched. Runners get only the request's own variables (`request_variables`)
+and lay them over the environment they were built with (`child_environ`): the
+fork server holds the watchdog's environment already, so a request sends it
+the few variables of its own, not the pod's hundreds. The variables are the classic watchdog's:
 each header as `Http_<Canonical_Name>` (first value only), then `Http_Method`,
 `Http_Query` and `Http_Path` when not empty, `Http_Transfer_Encoding` for
 chunked bodies. `Host` and `Transfer-Encoding` are not headers in Go's
@@ -13,7 +16,10 @@ from __future__ import annotations
 import base64
 import json
 import re
-from typing import Dict, Iterable, Mapping, Tuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: the fork server imports this module, and typing weighs on every fork
+    from typing import Dict, Iterable, Mapping, Tuple
 
 _SKIPPED = {"host", "transfer-encoding"}
 _VALID_NAME = re.compile(r"[A-Za-z0-9_]+")
@@ -46,11 +52,17 @@ def cgi_variables(
     return variables
 
 
-def child_environ(base: Mapping[str, str], cgi: Mapping[str, str], temp_dir: str) -> Dict[str, str]:
-    """The whole environment of one child: `base`, the CGI variables, its private TMPDIR."""
+def request_variables(cgi: Mapping[str, str], temp_dir: str) -> Dict[str, str]:
+    """What one request adds to the watchdog's environment: its CGI variables, its private TMPDIR."""
+    variables = dict(cgi)
+    variables["TMPDIR"] = temp_dir
+    return variables
+
+
+def child_environ(base: Mapping[str, str], variables: Mapping[str, str]) -> Dict[str, str]:
+    """The whole environment of one child: `base` (the watchdog's own), then the request's `variables`."""
     environ = dict(base)
-    environ.update(cgi)
-    environ["TMPDIR"] = temp_dir
+    environ.update(variables)
     return environ
 
 
