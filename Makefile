@@ -8,12 +8,13 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: help run test test-images images bench bench-tools clean libmagic
+.PHONY: help run test test-images images bench bench-ab bench-tools clean libmagic
 
 help:
 	@echo "make run     serve the example service on http://$(HOST):$(PORT) (local storage, no server needed)"
 	@echo "make test    run the test suite (unit + real processes on loopback)"
 	@echo "make bench   run the benchmarks and print their tables"
+	@echo "make bench-ab OLD=<rev>  the fork server's req/s at c=4, this checkout against <rev>, in turns"
 	@echo "make images  build the kit, base and example images (podman or docker)"
 	@echo "make clean   remove .venv and run data"
 
@@ -58,6 +59,11 @@ bench-tools:
 
 bench: $(STAMP) bench-tools
 	env -u PYTHONDONTWRITEBYTECODE $(PY) bench/run.py $(BENCH)
+
+PAIRS ?= 6
+bench-ab: $(STAMP)
+	@test -n "$(OLD)" || { echo "usage: make bench-ab OLD=<revision> [PAIRS=6]" >&2; exit 2; }
+	env -u PYTHONDONTWRITEBYTECODE $(PY) bench/ab_watchdog.py $(OLD) $(PAIRS)
 
 clean:
 	rm -rf $(VENV) .run
