@@ -6,7 +6,9 @@ turns (ABBA: old then new, new then old, ...) and the median of each pair's
 ratio can. Each run starts one version's watchdog with the bench's workload
 (`echo hi`, tiny JSON body, wrk at c=4) and reports its requests/s and the
 whole machine's CPU per request (from /proc/stat: both CPUs are busy, so that
-is what bounds the rate).
+is what bounds the rate). `BENCH_POD_VARIABLES=400` adds that many variables
+to the watchdog's environment, as Kubernetes gives a pod a few per Service in
+its namespace.
 
 Each version runs with PYTHONPATH set to its own tree and from a neutral
 working directory: `python -m watchdog.forkserver` puts its working directory
@@ -33,6 +35,7 @@ import bench_watchdog as bench  # noqa: E402  (its workload, wrk and watchdog ha
 
 CONCURRENCY = 4
 RUN_SECONDS = float(os.environ.get("BENCH_DURATION", "4"))
+POD_VARIABLES = int(os.environ.get("BENCH_POD_VARIABLES", "0"))
 WARM_UP_REQUESTS = 50
 
 
@@ -41,12 +44,23 @@ def busy_jiffies() -> int:
     return user + nice + system + irq + softirq
 
 
+def pod_variables(count: int) -> dict:
+    """`count` variables like those Kubernetes sets for the Services of a pod's namespace."""
+    variables = {}
+    for index in range(count // 2):
+        address = f"10.96.{index // 250}.{index % 250 + 1}"
+        variables[f"SERVICE_{index}_SERVICE_HOST"] = address
+        variables[f"SERVICE_{index}_PORT_8080_TCP"] = f"tcp://{address}:8080"
+    return variables
+
+
 def one_run(tree: Path, wrk: str) -> tuple:
     """(requests/s, CPU ms per request) of the watchdog in `tree`."""
     with tempfile.TemporaryDirectory(prefix="bench-ab-") as tmp:
         work = Path(tmp)
         env = bench.environment(work, "#!/bin/sh\necho hi\n")
         env["PYTHONPATH"] = str(tree)
+        env.update(pod_variables(POD_VARIABLES))
         home = os.getcwd()
         os.chdir(work)  # neutral: see the module's docstring
         server = bench.WatchdogProcess(env, {}, log_dir=str(work)).start()
@@ -82,7 +96,8 @@ def main(argv) -> int:
                        check=True)
         try:
             runs = {"old": [], "new": []}
-            print(f"Alternating {RUN_SECONDS:g} s runs at c={CONCURRENCY}: {revision} (old) against this checkout (new).")
+            extra = f", {POD_VARIABLES} extra variables in the environment" if POD_VARIABLES else ""
+            print(f"Alternating {RUN_SECONDS:g} s runs at c={CONCURRENCY}{extra}: {revision} (old) against this checkout (new).")
             print()
             print("| pair | old req/s | new req/s | new/old | old CPU ms/req | new CPU ms/req |")
             print("|---|---|---|---|---|---|")
