@@ -29,8 +29,9 @@ A connection that ends without an `exit` message means the child died (it was
 killed, or crashed). `variables` are the request's own (CGI headers, TMPDIR):
 the child lays them over the server's environment, which is the watchdog's
 (it started the server with it), so a pod's hundreds of variables are not
-encoded, sent and decoded per request. `work_dir` (optional) is the private directory the
-client lends the invocation and clears afterwards (`InvocationOptions.work_dir`).
+encoded, sent and decoded per request. `work_dir` (optional) is the private
+directory the client lends the invocation and clears afterwards
+(`InvocationOptions.work_dir`).
 
 Run as `python -m watchdog.forkserver SOCKET_NAME` (`@name`: abstract); it prints `ready` on
 stdout once it accepts, and exits (killing the sessions of its children) when
@@ -159,8 +160,12 @@ def _cache_in_a_child(environ) -> None:
     on-disk config cache (`yaml_cache`): this process then reads it from there as JSON and never
     imports PyYAML. PyYAML's modules and libraries (~1.2 MB, 36 mappings) would otherwise be
     copied by every fork and unmapped by every child's exit, for nothing: no child parses YAML.
-    Where the cache cannot be used, this process parses the YAML itself, as before."""
-    pid = os.fork()
+    Where the cache cannot be used (or no child can be forked), this process parses the YAML
+    itself, as before."""
+    try:
+        pid = os.fork()
+    except OSError:
+        return
     if pid == 0:
         try:
             _read_settings(environ)
