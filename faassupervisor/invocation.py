@@ -72,17 +72,19 @@ class Invocation:
             raise BadConfig(missing_script_message(self.settings))
         self.providers.validate()  # bad credentials fail before any work is done
         if self.options.work_dir is not None:
-            return self._run_in(Path(self.options.work_dir), stdin, stdout)
+            return self._run_in(self.options.work_dir, stdin, stdout)
         private = workdir.make(self.settings.temp_root)
         try:
-            return self._run_in(Path(private), stdin, stdout)
+            return self._run_in(private, stdin, stdout)
         finally:
             workdir.remove(private)
 
-    def _run_in(self, private: Path, stdin: BinaryIO, stdout: BinaryIO) -> ExitStatus:
+    def _run_in(self, private: str, stdin: BinaryIO, stdout: BinaryIO) -> ExitStatus:
+        # Paths as strings on the request's way: see `faassupervisor.config.settings`.
         # The work dir itself holds our own files: one mkdir fewer per invocation (each costs
         # a millisecond or two on a busy disk, and the fork server runs hundreds per second).
-        input_dir, output_dir = private / workdir.INPUT_DIR, private / workdir.OUTPUT_DIR
+        input_dir = os.path.join(private, workdir.INPUT_DIR)
+        output_dir = os.path.join(private, workdir.OUTPUT_DIR)
         for folder in (input_dir, output_dir):
             try:
                 os.mkdir(folder, 0o700)
@@ -94,8 +96,8 @@ class Invocation:
         script_env.update(self._stage_input(stdin, input_dir))
         script = self._script_path(private)
         log.info("running %s", self.settings.script.description)
-        result = run_script(script, script_env, input_dir, private / ".script-output", self.options.timeout)
-        script_output = private / ".script-output"
+        script_output = os.path.join(private, ".script-output")
+        result = run_script(script, script_env, input_dir, script_output, self.options.timeout)
         if not result.ok:
             log.error("%s", result.describe())
             return self._respond(response.Response(parts=self._log_parts(script_output)), stdout, result)
@@ -103,10 +105,10 @@ class Invocation:
         if self.service.output and files:
             from faassupervisor.storage import transfer  # deferred: only invocations with outputs upload
 
-            transfer.upload_outputs(output_dir, self.service, self.providers)  # logs its own summary
+            transfer.upload_outputs(Path(output_dir), self.service, self.providers)  # logs its own summary
         return self._respond(self._success_response(files, output_dir, private, script_output), stdout, result)
 
-    def _stage_input(self, stdin: BinaryIO, input_dir: Path) -> Dict[str, str]:
+    def _stage_input(self, stdin: BinaryIO, input_dir: str) -> Dict[str, str]:
         """Decode the body (or fetch the event's object); the variables that tell the script where it is."""
         stream = _stdin_or_event(stdin, self.settings.event)
         decoded = decode_body(stream, self.environ.get("Http_Content_Type"), input_dir)
@@ -118,9 +120,9 @@ class Invocation:
             return self._input_variables(decoded.path, "application/json" if decoded.kind == "json" else None)
         from faassupervisor.storage import transfer  # deferred: only storage events download
 
-        decoded.path.unlink()
+        os.unlink(decoded.path)
         log.info("%s event for %s/%s", event.source, event.bucket, event.key)
-        dest = transfer.event_input_path(event, input_dir)
+        dest = transfer.event_input_path(event, Path(input_dir))
         variables = {
             "STORAGE_OBJECT_KEY": event.key,
             "EVENT_TIME": event.time,
@@ -134,34 +136,35 @@ class Invocation:
         variables.update(self._input_variables(dest))
         return variables
 
-    def _input_variables(self, path: Path, known_type: Optional[str] = None) -> Dict[str, str]:
+    def _input_variables(self, path, known_type: Optional[str] = None) -> Dict[str, str]:
         kind = known_type or mime.detect(path)
-        path = mime.with_extension(path, kind)
-        return {"INPUT_FILE_PATH": str(path), "INPUT_FILE_MIME": kind}
+        path = mime.with_extension(os.fspath(path), kind)
+        return {"INPUT_FILE_PATH": path, "INPUT_FILE_MIME": kind}
 
-    def _script_environment(self, input_dir: Path, output_dir: Path) -> Dict[str, str]:
+    def _script_environment(self, input_dir: str, output_dir: str) -> Dict[str, str]:
         env = dict(self.environ)
         env.update(self.service.environment)
         env.update(self.service.secrets)
-        env["TMP_INPUT_DIR"] = str(input_dir)
-        env["TMP_OUTPUT_DIR"] = str(output_dir)
+        env["TMP_INPUT_DIR"] = input_dir
+        env["TMP_OUTPUT_DIR"] = output_dir
         return env
 
-    def _script_path(self, private: Path) -> Path:
+    def _script_path(self, private: str) -> str:
         source = self.settings.script
         if source.path is not None:
             return source.path
-        path = private / ".script.sh"
-        path.write_bytes(source.content)
-        path.chmod(0o700)
+        path = os.path.join(private, ".script.sh")
+        with open(path, "wb") as handle:
+            handle.write(source.content)
+        os.chmod(path, 0o700)
         return path
 
-    def _log_parts(self, script_output: Path) -> tuple:
+    def _log_parts(self, script_output: str) -> tuple:
         lines = self.captured.text() if (self.captured and self.options.logs_in_response) else b""
         return (lines, script_output) if lines else (script_output,)
 
     def _success_response(
-        self, files: List[Path], output_dir: Path, private: Path, script_output: Path
+        self, files: List[Path], output_dir: str, private: str, script_output: str
     ) -> response.Response:
         raw = self.options.raw_response
         if raw is None:
@@ -171,7 +174,7 @@ class Invocation:
             return response.Response(file=files[0], raw=raw, mime=mime.detect(files[0]) if raw else response.TEXT)
         if files:
             log.info("responding with a zip of %d files", len(files))
-            archive = response.build_zip(files, output_dir, private / ".response.zip")
+            archive = response.build_zip(files, output_dir, os.path.join(private, ".response.zip"))
             return response.Response(file=archive, raw=raw, mime="application/zip")
         log.info("no output files: responding with the logs")
         return response.Response(parts=self._log_parts(script_output))

@@ -6,7 +6,7 @@ so an extension-less input gets the usual one for its detected type.
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing is start-up time
@@ -27,8 +27,8 @@ _PREFERRED = {
 }
 
 
-def detect(path: Path) -> str:
-    """libmagic's MIME type of the file's content (reads only its first bytes)."""
+def detect(path) -> str:
+    """libmagic's MIME type of the file's content (reads only its first bytes); `path`: str or path-like."""
     import magic  # deferred: loading libmagic's database is only needed when there is an input file
 
     try:
@@ -47,13 +47,18 @@ def extension_for(mime: str) -> Optional[str]:
     return mimetypes.guess_extension(mime, strict=False)
 
 
-def with_extension(path: Path, mime: str) -> Path:
-    """Rename an extension-less file to carry its type's extension; returns the (new) path."""
-    if path.suffix:
+def with_extension(path: str, mime: str) -> str:
+    """Rename an extension-less file to carry its type's extension; returns the (new) path.
+
+    A str, not a Path, on a forked supervisor's way (see `faassupervisor.config.settings`).
+    Whether the name has an extension is decided as pathlib's `suffix` does: a dot that
+    neither starts nor ends the name."""
+    name_start = path.rfind("/") + 1
+    if name_start < path.rfind(".", name_start) < len(path) - 1:
         return path
     ext = extension_for(mime)
     if not ext:
         return path
-    target = path.with_name(path.name + ext)
-    path.rename(target)
+    target = path + ext
+    os.rename(path, target)
     return target

@@ -24,8 +24,8 @@ TEXT = "text/plain; charset=utf-8"
 class Response:
     """What to send: a file (base64 or raw), or text parts (logs, then script output)."""
 
-    file: Optional[Path] = None
-    parts: tuple = ()  # bytes or Path, written in order (the logs response)
+    file: Optional[Path] = None  # or its path as a str
+    parts: tuple = ()  # bytes, or the path (str or Path) of a file to copy, written in order (the logs response)
     raw: bool = False
     mime: str = TEXT
 
@@ -41,10 +41,10 @@ class Response:
                 write_base64(self.file, out)
         else:
             for part in self.parts:
-                if isinstance(part, Path):
-                    _copy(part, out)
-                else:
+                if isinstance(part, bytes):
                     out.write(part)
+                else:
+                    _copy(part, out)
         out.flush()
 
 

@@ -17,7 +17,6 @@ import os
 import select
 import signal
 import time
-from pathlib import Path
 
 from faassupervisor import logs, process_tree
 from faassupervisor.errors import ScriptFailed
@@ -52,7 +51,7 @@ class ScriptResult:
         return f"script exited with status {self.returncode}"
 
 
-def command_for(script: Path) -> list:
+def command_for(script: str) -> list:
     """The script's own shebang when it is executable, else `/bin/sh script` (OSCAR's habit)."""
     script = os.path.abspath(script)  # it runs in another working directory
     try:
@@ -66,10 +65,10 @@ def command_for(script: Path) -> list:
 
 
 def run_script(
-    script: Path,
+    script: str,
     env: Mapping[str, str],
-    cwd: Path,
-    output_path: Path,
+    cwd: str,
+    output_path: str,
     timeout: Optional[float] = None,
 ) -> ScriptResult:
     """Run `script` to completion (or timeout) and kill whatever it left running."""

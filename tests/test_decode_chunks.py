@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+from pathlib import Path
 
 import pytest
 
@@ -113,10 +114,10 @@ def test_multipart_large_part_is_streamed_and_exact(tmp_path):
     assert b"\r\n--XyZ\r\n" not in content and b"\r\n--XyZ--" not in content
     for chunk_size in (1 << 20, 65_537, 4093):
         decoded = decode_body(io.BytesIO(body), "multipart/form-data; boundary=XyZ", tmp_path, chunk_size)
-        assert decoded.path.name == "big.bin"
-        assert decoded.path.read_bytes() == content
+        assert Path(decoded.path).name == "big.bin"
+        assert Path(decoded.path).read_bytes() == content
         assert decoded.size == len(content)
-        decoded.path.unlink()
+        os.unlink(decoded.path)
 
 
 def test_multipart_first_part_replaced_by_a_later_file_part(tmp_path):
@@ -125,7 +126,7 @@ def test_multipart_first_part_replaced_by_a_later_file_part(tmp_path):
         b"--B\r\nContent-Disposition: form-data; name=\"b\"; filename=\"f.txt\"\r\n\r\nfile\r\n--B--\r\n"
     )
     decoded = decode_body(io.BytesIO(body), "multipart/form-data; boundary=B", tmp_path, chunk_size=4096)
-    assert (decoded.path.name, decoded.size, decoded.head) == ("f.txt", 4, b"file")
+    assert (Path(decoded.path).name, decoded.size, decoded.head) == ("f.txt", 4, b"file")
     assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from faassupervisor.config import yaml_cache
 from faassupervisor.config.service import ServiceConfig
 from faassupervisor.errors import BadConfig
@@ -35,7 +33,7 @@ _PARSED_LIMIT = 16
 
 
 def load_service(
-    text: bytes, where: str, service_name: Optional[str] = None, cache_dir: Optional[Path] = None
+    text: bytes, where: str, service_name: Optional[str] = None, cache_dir: Optional[str] = None
 ) -> ServiceConfig:
     """A service from either a function_config.yaml mapping or a whole FDL file."""
     key = (text, where, service_name)
@@ -48,7 +46,7 @@ def load_service(
     return service
 
 
-def _parse_service(text: bytes, where: str, service_name: Optional[str], cache_dir: Optional[Path]) -> ServiceConfig:
+def _parse_service(text: bytes, where: str, service_name: Optional[str], cache_dir: Optional[str]) -> ServiceConfig:
     document = yaml_cache.load(text, lambda data: parse_yaml(data, where), cache_dir)
     if document is None:
         return ServiceConfig()

@@ -15,22 +15,22 @@ import json
 import os
 import stat
 import zlib
-from pathlib import Path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing is start-up time
     from typing import Any, Callable, Optional
 
 
-def default_dir() -> Path:
-    return Path(f"/tmp/faas-supervisor-cache-{os.getuid()}")
+def default_dir() -> str:
+    return f"/tmp/faas-supervisor-cache-{os.getuid()}"
 
 
-def load(text: bytes, parse: Callable[[bytes], Any], cache_dir: Optional[Path]) -> Any:
-    """`parse(text)`, or the document a previous start stored for the very same text."""
+def load(text: bytes, parse: Callable[[bytes], Any], cache_dir) -> Any:
+    """`parse(text)`, or the document a previous start stored for the very same text (`cache_dir`:
+    a str or path-like, or None for no cache)."""
     if cache_dir is None or not _usable(cache_dir):
         return parse(text)
-    entry = cache_dir / f"{zlib.crc32(text):08x}-{len(text)}.json"
+    entry = os.path.join(cache_dir, f"{zlib.crc32(text):08x}-{len(text)}.json")
     key = text.decode("latin-1")
     try:
         with open(entry, "r", encoding="utf-8") as handle:
@@ -44,22 +44,29 @@ def load(text: bytes, parse: Callable[[bytes], Any], cache_dir: Optional[Path]) 
     return document
 
 
-def _usable(cache_dir: Path) -> bool:
+def _usable(cache_dir) -> bool:
     try:
-        cache_dir.mkdir(mode=0o700, exist_ok=True)
+        os.mkdir(cache_dir, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return False
+    try:
         info = os.lstat(cache_dir)
     except OSError:
         return False
     return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
 
 
-def _store(entry: Path, key: str, document: Any) -> None:
+def _store(entry: str, key: str, document: Any) -> None:
     try:
         encoded = json.dumps([key, document])
         if json.loads(encoded)[1] != document:  # int keys, dates, ...: not faithfully JSON
             return
-        partial = entry.with_name(f".{entry.name}.{os.getpid()}")
-        partial.write_text(encoded, encoding="utf-8")
+        folder, name = os.path.split(entry)
+        partial = os.path.join(folder, f".{name}.{os.getpid()}")
+        with open(partial, "w", encoding="utf-8") as handle:
+            handle.write(encoded)
         os.replace(partial, entry)
     except (OSError, TypeError, ValueError):
         pass

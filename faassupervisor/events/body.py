@@ -12,7 +12,6 @@ whatever the body's size, and a failed decode leaves no file behind.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from faassupervisor.errors import BadInput
 from faassupervisor.events.base64_stream import Base64Decoder
@@ -42,7 +41,7 @@ class DecodedBody:
     """The input file made from a body; `head` is its first bytes (at most HEAD_BYTES),
     so a small JSON body can be checked for a storage event without reading it again."""
 
-    path: Path
+    path: str
     kind: str  # one of KINDS
     size: int
     head: bytes
@@ -51,7 +50,7 @@ class DecodedBody:
 class _InputFile:
     """The input file being written: counts its bytes and keeps the first HEAD_BYTES."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: str) -> None:
         self._file = open(path, "wb")
         self.size = 0
         self._head = bytearray()
@@ -86,16 +85,18 @@ def media_type(content_type: Optional[str]) -> str:
 def decode_body(
     stream: BinaryIO,
     content_type: Optional[str],
-    input_dir: Path,
+    input_dir,
     chunk_size: int = 1 << 20,
 ) -> DecodedBody:
     """Write the body read from `stream` as the input file in `input_dir`.
 
     The file is `input_dir/event_file`, or the multipart part's own file name
-    when it has a safe one. BadInput (one line: what was received, what is
-    accepted) when the body is empty or cannot be decoded.
+    when it has a safe one; its path is returned as a str (`input_dir` may be a
+    str or path-like: why strings, see `faassupervisor.config.settings`).
+    BadInput (one line: what was received, what is accepted) when the body is
+    empty or cannot be decoded.
     """
-    path = Path(input_dir) / DEFAULT_NAME
+    path = os.path.join(input_dir, DEFAULT_NAME)
     out = _InputFile(path)
     try:
         try:
@@ -103,12 +104,15 @@ def decode_body(
         finally:
             out.close()
         if name and name != DEFAULT_NAME:
-            final = path.with_name(name)
+            final = os.path.join(input_dir, name)
             os.replace(path, final)
             path = final
         return DecodedBody(path=path, kind=kind, size=out.size, head=out.head)
     except BaseException:
-        path.unlink(missing_ok=True)  # no half-written input file survives a failure
+        try:
+            os.unlink(path)  # no half-written input file survives a failure
+        except FileNotFoundError:
+            pass
         raise
 
 

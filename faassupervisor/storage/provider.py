@@ -52,7 +52,9 @@ def refuse_dot_segments(key: str) -> None:
 class ProviderContext:
     """What a provider may need from the runtime besides its own section (paths, not env)."""
 
-    def __init__(self, storage_dir: Path, secrets_dir: Path):
+    def __init__(self, storage_dir: str, secrets_dir: str):
+        # Strings, made into paths by the providers that use them: an invocation builds a
+        # context whether or not it has storage to reach.
         self.storage_dir = storage_dir
         self.secrets_dir = secrets_dir
 

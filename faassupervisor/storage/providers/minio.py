@@ -71,13 +71,11 @@ class MinioProvider(StorageProvider):
         credentials = {}
         for key, file_name in _SECRET_FILES.items():
             value = section.get(key)
+            secret = Path(context.secrets_dir, f"minio.{provider_id}", file_name)
             if value in (None, ""):
-                value = _read_secret(context.secrets_dir / f"minio.{provider_id}" / file_name)
+                value = _read_secret(secret)
             if not value:
-                raise BadConfig(
-                    f"{where}: missing {key} (not in the section, and no "
-                    f"{context.secrets_dir / f'minio.{provider_id}' / file_name})"
-                )
+                raise BadConfig(f"{where}: missing {key} (not in the section, and no {secret})")
             credentials[key] = str(value)
         return {
             "endpoint": parts.netloc,
