@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from faassupervisor.errors import BadInput
 from faassupervisor.events.base64_stream import Base64Decoder
 from faassupervisor.events.body import DEFAULT_NAME, HEAD_BYTES, KINDS, DecodedBody, decode_body
-from faassupervisor.events.json_stream import JsonValidator
+from faassupervisor.events.json_stream import JsonValidator, is_whole_document
 from faassupervisor.events.multipart import MultipartParser
 from tests.test_decode_chunks import Sink  # the multipart parser's in-memory sink
 
@@ -203,6 +203,22 @@ def test_json_validator_agrees_with_json_loads(data, cut):
     assume(expected is not None)
     assert validator_accepts(split(data, cut)) == expected, data
     assert validator_accepts([data[i:i + 1] for i in range(len(data))]) == expected, data
+
+
+@settings(max_examples=600, deadline=None)
+@given(data=mutated(json_documents()) | token_mutated() | token_mutated()
+       | st.lists(st.sampled_from(list(JSONISH)), max_size=60).map(bytes))
+def test_the_one_call_check_accepts_nothing_the_validator_refuses(data):
+    # decode_body trusts it for bodies that arrive whole in one read; what it refuses goes to the validator
+    if is_whole_document(data):
+        assert validator_accepts([data]), data
+
+
+def test_what_the_one_call_check_cannot_decide_is_left_to_the_validator(tmp_path):
+    # Python's decoder stops near 1000 levels and at its int-to-str limit; JSON has neither limit
+    for body in (b"[" * 3000 + b"]" * 3000, b"[" + b"7" * 5000 + b"]"):
+        assert not is_whole_document(body)
+        assert decode_body(io.BytesIO(body), None, tmp_path).kind == "json"
 
 
 # -- base64: round trip in both alphabets ------------------------------------

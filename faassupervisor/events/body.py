@@ -11,11 +11,12 @@ whatever the body's size, and a failed decode leaves no file behind.
 
 from __future__ import annotations
 
+import itertools
 import os
 
 from faassupervisor.errors import BadInput
 from faassupervisor.events.base64_stream import Base64Decoder
-from faassupervisor.events.json_stream import JsonValidator
+from faassupervisor.events.json_stream import JsonValidator, is_whole_document
 from faassupervisor.records import record
 
 TYPE_CHECKING = False
@@ -34,6 +35,7 @@ _PREVIEW_CHARS = 40
 _PREVIEW_BYTES = 2 * _PREVIEW_CHARS
 
 KINDS = ("json", "base64", "multipart", "raw")
+ONE_READ_JSON = 64 * 1024  # a JSON body this small, whole in one read, is checked in one call
 
 
 @record
@@ -150,7 +152,7 @@ def _decode(chunks: Iterator[bytes], content_type: Optional[str], out: _InputFil
 
 def _decode_by_content(chunks: Iterator[bytes], content_type: Optional[str], out: _InputFile) -> str:
     """JSON when the first non-blank byte opens an object or array, else strict base64."""
-    validator = JsonValidator()
+    validator = None  # made when a blank start or a body in several reads needs it
     skipped = 0
     for chunk in chunks:
         data = chunk.lstrip(BLANKS)
@@ -158,6 +160,7 @@ def _decode_by_content(chunks: Iterator[bytes], content_type: Optional[str], out
             break
         # Blank so far: kept on disk (not in memory) in case the body is JSON.
         out.write(chunk)
+        validator = validator or JsonValidator()
         validator.feed(chunk)
         skipped += len(chunk)
     else:
@@ -166,8 +169,12 @@ def _decode_by_content(chunks: Iterator[bytes], content_type: Optional[str], out
     if data[:1] in (b"{", b"["):
         try:
             out.write(chunk)
+            following = next(chunks, None)
+            if following is None and validator is None and len(chunk) <= ONE_READ_JSON and is_whole_document(chunk):
+                return "json"  # the common small body, whole in one read: one call of the C decoder
+            validator = validator or JsonValidator()
             validator.feed(chunk)
-            for chunk in chunks:
+            for chunk in () if following is None else itertools.chain((following,), chunks):
                 out.write(chunk)
                 validator.feed(chunk)
             validator.close()

@@ -91,8 +91,27 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
-_scan_value = json.decoder.JSONDecoder(parse_constant=_reject_constant).scan_once
+_DECODER = json.decoder.JSONDecoder(parse_constant=_reject_constant)
+_scan_value = _DECODER.scan_once
 _scan_string = json.decoder.scanstring
+
+
+def is_whole_document(data: bytes) -> bool:
+    """Whether `data` is one whole JSON document, decided by one call of the C decoder.
+
+    For a small body that arrived in one read, building and running the streaming
+    validator costs more than this (and a forked supervisor also pays for every page
+    it touches). True only for what `JsonValidator` accepts too: strict UTF-8 (so no
+    BOM), no NaN or Infinity. False means "not decided here": the caller then runs the
+    validator, which names the exact error, and which also accepts what this refuses
+    only for Python's own limits (nesting near 1000 levels, integers beyond its
+    int-to-str limit).
+    """
+    try:
+        _DECODER.decode(data.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError included
+        return False
+    return True
 
 
 def _shown(buf: bytes, pos: int) -> str:
