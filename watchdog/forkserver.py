@@ -54,6 +54,7 @@ import sys
 import time
 from json.encoder import encode_basestring_ascii
 
+from faassupervisor import process_tree
 from watchdog.request_environ import child_environ
 
 TYPE_CHECKING = False
@@ -76,6 +77,20 @@ _PID = struct.Struct("i")  # a spare's pid on the `taken` pipe
 
 def encode(message: dict) -> bytes:
     return _ENCODER.encode(message).encode()
+
+
+_SCAN = json.JSONDecoder().scan_once  # the C scanner
+
+
+def _parse(data: bytes) -> dict:
+    """A request message. Not json.loads: its Python layers (encoding detection, decode,
+    raw_decode, two regex matches) cost a child ~30 page faults; the C scanner is what
+    they end up calling."""
+    try:
+        message, _end = _SCAN(data.decode(), 0)
+    except (StopIteration, ValueError):
+        raise ValueError(f"not a JSON request message: {data[:80]!r}") from None
+    return message
 
 
 def _reply(key: str, value) -> bytes:
@@ -262,8 +277,8 @@ class ForkServer:
         on_signal = terminate_forked_children(self.pid)
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        _become_subreaper()
-        _set_parent_death_signal(0)  # loads ctypes' libc here, once, rather than in every spare
+        process_tree.become_subreaper()
+        process_tree.set_parent_death_signal(0)  # loads ctypes' libc here, once, rather than in every spare
         poller = select.poll()
         for fd in (self.taken_read, self.wake_read, self.parent_fd):
             poller.register(fd, select.POLLIN)
@@ -354,8 +369,6 @@ class ForkServer:
 
     def shutdown(self) -> None:
         """The watchdog is gone: leave no invocation behind."""
-        from faassupervisor import process_tree
-
         self.listener.close()
         self.taken()
         children = self.spares | self.running
@@ -375,7 +388,7 @@ class ForkServer:
         listener; wait for a connection, say it was taken, serve it. Never returns."""
         try:
             os.setsid()
-            _set_parent_death_signal(signal.SIGKILL)  # a spare must not outlive the server
+            process_tree.set_parent_death_signal(signal.SIGKILL)  # a spare must not outlive the server
             if os.getppid() != self.pid:
                 os._exit(0)  # the server died before we could ask
             signal.set_wakeup_fd(-1)
@@ -392,13 +405,13 @@ class ForkServer:
             self.listener.close()
             os.write(self.taken_write, _PID.pack(os.getpid()))
             os.close(self.taken_write)
-            _set_parent_death_signal(0)  # an invocation runs to its end, whatever happens to the server
+            process_tree.set_parent_death_signal(0)  # an invocation runs to its end, whatever happens to the server
             if not _same_user(conn):
                 os._exit(0)
             data, fds = _receive(conn, 2)
             if not data or len(fds) != 2:
                 os._exit(0)  # the client went away (or sent nonsense): nothing to do
-            message = json.loads(data)
+            message = _parse(data)
             try:
                 conn.send(_reply("pid", os.getpid()))
             except OSError:
@@ -506,18 +519,6 @@ def _send(conn: socket.socket, message: bytes) -> None:
         conn.send(message)
     except OSError:
         pass  # the client went away (timeout, disconnect): it no longer cares
-
-
-def _become_subreaper() -> None:
-    from faassupervisor import process_tree
-
-    process_tree.become_subreaper()
-
-
-def _set_parent_death_signal(sig: int) -> None:
-    from faassupervisor import process_tree
-
-    process_tree.set_parent_death_signal(sig)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
