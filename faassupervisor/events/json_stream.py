@@ -91,8 +91,8 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
-_DECODER = json.decoder.JSONDecoder(parse_constant=_reject_constant)
-_scan_value = _DECODER.scan_once
+_scan_value = json.decoder.JSONDecoder(parse_constant=_reject_constant).scan_once
+_JSON_BLANKS = " \t\n\r"
 _scan_string = json.decoder.scanstring
 
 
@@ -108,10 +108,12 @@ def is_whole_document(data: bytes) -> bool:
     int-to-str limit).
     """
     try:
-        _DECODER.decode(data.decode("utf-8"))
-    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError included
+        text = data.decode("utf-8")
+        start = len(text) - len(text.lstrip(_JSON_BLANKS))
+        _value, end = _scan_value(text, start)  # the C scanner itself: decode() wraps it in Python
+    except (StopIteration, ValueError, RecursionError):  # UnicodeDecodeError and NaN included
         return False
-    return True
+    return not text[end:].strip(_JSON_BLANKS)
 
 
 def _shown(buf: bytes, pos: int) -> str:
