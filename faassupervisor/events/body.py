@@ -171,10 +171,11 @@ def _decode_by_content(chunks: Iterator[bytes], content_type: Optional[str], out
             out.write(chunk)
             following = next(chunks, None)
             if following is None and validator is None and len(chunk) <= ONE_READ_JSON and is_whole_document(chunk):
-                return "json"  # the common small body, whole in one read: one call of the C decoder
+                return "json"  # the common small body, whole in one read: one call of json's C scanner
             validator = validator or JsonValidator()
             validator.feed(chunk)
-            for chunk in () if following is None else itertools.chain((following,), chunks):
+            rest = () if following is None else itertools.chain((following,), chunks)
+            for chunk in rest:
                 out.write(chunk)
                 validator.feed(chunk)
             validator.close()

@@ -92,12 +92,12 @@ def _reject_constant(name: str):
 
 
 _scan_value = json.decoder.JSONDecoder(parse_constant=_reject_constant).scan_once
-_JSON_BLANKS = " \t\n\r"
 _scan_string = json.decoder.scanstring
+_JSON_BLANKS = " \t\n\r"
 
 
 def is_whole_document(data: bytes) -> bool:
-    """Whether `data` is one whole JSON document, decided by one call of the C decoder.
+    """Whether `data` is one whole JSON document, decided by one call of json's C scanner.
 
     For a small body that arrived in one read, building and running the streaming
     validator costs more than this (and a forked supervisor also pays for every page
