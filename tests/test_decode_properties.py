@@ -214,7 +214,9 @@ def test_the_one_call_check_accepts_nothing_the_validator_refuses(data):
         assert validator_accepts([data]), data
 
 
-def test_what_the_one_call_check_cannot_decide_is_left_to_the_validator(tmp_path):
+def test_the_one_call_check_decides_plain_documents_and_leaves_python_limits_to_the_validator(tmp_path):
+    assert is_whole_document(b' \t{"a": [1, -2.5e3, "\\u00e9", true, null], "b": {}}\r\n')  # it does decide
+    assert not is_whole_document(b"\xef\xbb\xbf{}") and not is_whole_document(b"[NaN]")  # BOM, NaN: refused
     # Python's decoder stops near 1000 levels and at its int-to-str limit; JSON has neither limit
     for body in (b"[" * 3000 + b"]" * 3000, b"[" + b"7" * 5000 + b"]"):
         assert not is_whole_document(body)
