@@ -60,11 +60,15 @@ def _remove_tree(path: str) -> None:
         if is_dir:
             _remove_tree(entry_path)
         else:
-            try:
-                os.unlink(entry_path)
-            except FileNotFoundError:
-                pass
+            _unlink(entry_path)
     os.rmdir(path)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def clear(path: str) -> bool:
@@ -98,7 +102,4 @@ def _remove_entry(path: str, is_dir: bool) -> None:
         if os.path.lexists(path):
             raise OSError(f"cannot remove {path}")
     else:
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
+        _unlink(path)
