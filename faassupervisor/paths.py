@@ -28,8 +28,8 @@ def safe_join(root: Path, name: str) -> Path:
     return Path(root, *safe_relative(name).parts)
 
 
-def output_files(output_dir: Path) -> List[Path]:
-    """Every regular file under the output dir, recursively, in a stable order.
+def output_files(output_dir) -> List[Path]:
+    """Every regular file under the output dir (a str or path), recursively, in a stable order.
 
     Symbolic links are left out (and never followed): a script's link to a
     file elsewhere must neither be answered nor uploaded. Hidden files count.
