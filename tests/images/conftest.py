@@ -26,8 +26,11 @@ DOCKER = ROOT / "docker"
 HERE = Path(__file__).resolve().parent
 
 SERVICE_BASE = "localhost/debian-base:bookworm"  # no Python: what injection must cope with
-KIT_IMAGE = "faas-supervisor-kit:latest"
-BASE_IMAGE = "faas-supervisor-base:latest"
+# The tag the tests build under: one per checkout when several run on one machine at once
+# (FAAS_SUPERVISOR_TEST_TAG=wt1 make test), so their builds never race on one name.
+TEST_TAG = os.environ.get("FAAS_SUPERVISOR_TEST_TAG", "latest")
+KIT_IMAGE = f"faas-supervisor-kit:{TEST_TAG}"
+BASE_IMAGE = f"faas-supervisor-base:{TEST_TAG}"
 EXAMPLES = ("cowsay", "grayscale", "text-to-speech")
 SETUP_SCRIPT = "../shared/tools/containers-setup.sh"
 
@@ -117,7 +120,7 @@ def example_image(engine: Engine, base_image: str):
 
     def build(name: str) -> str:
         if name not in built:
-            tag = f"faas-supervisor-example-{name}:latest"
+            tag = f"faas-supervisor-example-{name}:{TEST_TAG}"
             engine.build(tag, DOCKER / "examples" / name, build_args={"BASE_IMAGE": base_image})
             built[name] = tag
         return built[name]

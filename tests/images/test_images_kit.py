@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.images import png
-from tests.images.conftest import HERE, SERVICE_BASE, Engine, one_shot
+from tests.images.conftest import HERE, SERVICE_BASE, TEST_TAG, Engine, one_shot
 from tests.images.rendering import PodReplay, job_pod, knative_pod, render_job, render_service
 from tests.storage_servers import ACCESS_KEY, SECRET_KEY, s3_server  # noqa: F401  (a fixture)
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.images
 
 SHOUT = HERE / "shout"
 FDL = SHOUT / "shout.yaml"
-SERVICE_IMAGE = "faas-supervisor-test-shout:latest"
+SERVICE_IMAGE = f"faas-supervisor-test-shout:{TEST_TAG}"
 EVENT = {
     "EventName": "s3:ObjectCreated:Put",
     "Key": "inbox/in/note+one.txt",
