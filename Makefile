@@ -31,11 +31,11 @@ libmagic:
 $(STAMP_RUN): setup.cfg pyproject.toml | libmagic
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e . --config-settings editable_mode=compat
+	$(PY) -m pip install -q -e .
 	@touch $(STAMP_RUN)
 
 $(STAMP_TEST): $(STAMP_RUN)
-	$(PY) -m pip install -q -e '.[test]' --config-settings editable_mode=compat
+	$(PY) -m pip install -q -e '.[test]'
 	@touch $(STAMP_TEST)
 
 run: $(STAMP_RUN)
