@@ -1,0 +1,84 @@
+"""What OSCAR's pods give the supervisor, through the real `supervisor` command (SPEC §2, docs/oscar.md).
+
+Each test takes one thing OSCAR 3.7 or 4.x puts in a service's pod, as its
+sources say (grycap/oscar pkg/handlers/{create,job}.go, pkg/resourcemanager/
+delegate.go), against moto's S3 server with authentication on: a transfer
+signed with the wrong keys fails, as it would against OSCAR's MinIO.
+"""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from faassupervisor.errors import ExitStatus
+from tests.storage_auth import authenticated_s3  # noqa: F401 - fixture
+
+# OSCAR's create.go writes these for minio.default; the real keys are in the mounted secret.
+HIDDEN = {"access_key": "hidden", "secret_key": "hidden"}
+
+COPY_SCRIPT = '#!/bin/sh\necho "processing $STORAGE_OBJECT_KEY"\ncp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/copy-$(basename "$INPUT_FILE_PATH")"\n'
+
+
+def minio_event(bucket: str, key: str) -> dict:
+    """A MinIO notification as OSCAR receives it (the shape of tests/controlplane/events/minio-put.json)."""
+    return {
+        "EventName": "s3:ObjectCreated:Put",
+        "Key": f"{bucket}/{key}",
+        "Records": [{
+            "eventVersion": "2.0", "eventSource": "minio:s3", "eventTime": "2026-12-06T10:00:00.000Z",
+            "eventName": "s3:ObjectCreated:Put",
+            "requestParameters": {"principalId": "oscar-user-uid", "sourceIPAddress": "10.0.0.1"},
+            "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1}},
+        }],
+    }
+
+
+def mount_secret(sandbox, server, provider_id: str = "default") -> None:
+    """The user's MinIO secret, where job.go mounts it (`MinIODefaultPath` for `default`)."""
+    folder = sandbox.root / "secrets" / f"minio.{provider_id}"
+    folder.mkdir(parents=True)
+    (folder / "accessKey").write_text(server.access_key)
+    (folder / "secretKey").write_text(server.secret_key)
+
+
+def configure(sandbox, config: dict, script: str = COPY_SCRIPT) -> None:
+    sandbox.write_script(script)
+    sandbox.write_config(yaml.safe_dump({"name": "oscar-svc", "log_level": "INFO", **config}))
+
+
+def oscar_config(server, inbox: str, outbox: str, **extra) -> dict:
+    """function_config.yaml as OSCAR writes it: minio.default with `hidden` keys."""
+    return {
+        "input": [{"storage_provider": "minio.default", "path": f"{inbox}/in"}],
+        "output": [{"storage_provider": "minio.default", "path": f"{outbox}/out"}],
+        "storage_providers": {"minio": {"default": {"endpoint": server.url, "region": "us-east-1", **HIDDEN}}},
+        **extra,
+    }
+
+
+def test_hidden_keys_and_the_mounted_secret_download_run_and_upload(sandbox, authenticated_s3):
+    s3 = authenticated_s3
+    inbox, outbox = s3.bucket("in"), s3.bucket("out")
+    s3.client.put_object(Bucket=inbox, Key="in/photo.txt", Body=b"pixels\n")
+    configure(sandbox, oscar_config(s3, inbox, outbox))
+    mount_secret(sandbox, s3)
+
+    run = sandbox.supervisor(b"", env={"EVENT": json.dumps(minio_event(inbox, "in/photo.txt"))})
+
+    assert run.returncode == 0, run.stderr
+    assert s3.read(outbox, "out/copy-photo.txt") == b"pixels\n"
+
+
+def test_hidden_keys_without_the_secret_directory_exit_2_naming_provider_and_path(sandbox, authenticated_s3):
+    configure(sandbox, oscar_config(authenticated_s3, "in", "out"))
+
+    run = sandbox.supervisor(b"", env={"EVENT": json.dumps(minio_event("in", "in/photo.txt"))})
+
+    assert run.returncode == ExitStatus.BAD_INPUT
+    expected = (f"storage_providers.minio.default: access_key is the placeholder 'hidden' and there is no "
+                f"secret directory {sandbox.root / 'secrets' / 'minio.default'}/")
+    assert run.stderr.strip().splitlines()[-1].endswith(expected)
+    assert "Traceback" not in run.stderr
+    assert sandbox.leftovers() == []
