@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 from faassupervisor.errors import ExitStatus
@@ -82,3 +83,27 @@ def test_hidden_keys_without_the_secret_directory_exit_2_naming_provider_and_pat
     assert run.stderr.strip().splitlines()[-1].endswith(expected)
     assert "Traceback" not in run.stderr
     assert sandbox.leftovers() == []
+
+
+# --- log_level: OSCAR's checkValues accepts NOTSET and turns an unknown name into INFO (create.go) ---
+
+LOGGING_SCRIPT = "#!/bin/sh\necho script ran\n"
+
+
+def test_log_level_notset_keeps_every_line(sandbox):
+    configure(sandbox, {"log_level": "NOTSET"}, script=LOGGING_SCRIPT)
+    run = sandbox.supervisor(b'{"x": 1}')
+    assert run.returncode == 0, run.stderr
+    assert " - DEBUG - decoded json body" in run.text  # DEBUG and up reach the logs response
+    assert run.text.endswith("script ran\n")
+
+
+@pytest.mark.parametrize("where", ["config", "LOG_LEVEL"])
+def test_unknown_log_level_is_info_with_one_warning(sandbox, where):
+    configure(sandbox, {"log_level": "LOUD" if where == "config" else "INFO"}, script=LOGGING_SCRIPT)
+    run = sandbox.supervisor(b'{"x": 1}', env={"LOG_LEVEL": "LOUD"} if where == "LOG_LEVEL" else None)
+    assert run.returncode == 0, run.stderr
+    field = "log_level" if where == "config" else "LOG_LEVEL"
+    warnings = [line for line in run.stderr.splitlines() if " - WARNING - " in line]
+    assert len(warnings) == 1 and f"{field}: unknown level 'LOUD', using INFO" in warnings[0]
+    assert " - INFO - running " in run.text and " - DEBUG - " not in run.text
