@@ -107,3 +107,90 @@ def test_unknown_log_level_is_info_with_one_warning(sandbox, where):
     warnings = [line for line in run.stderr.splitlines() if " - WARNING - " in line]
     assert len(warnings) == 1 and f"{field}: unknown level 'LOUD', using INFO" in warnings[0]
     assert " - INFO - running " in run.text and " - DEBUG - " not in run.text
+
+
+# --- delegated events (pkg/resourcemanager/delegate.go): 3.7 names the origin cluster, 4.x `TYPE.ID` ---
+
+def delegated_config(server, outbox: str, cluster: str) -> dict:
+    """The receiving service's config: the origin cluster's MinIO under its cluster id (OSCAR's FDL `clusters`)."""
+    return {
+        "output": [{"storage_provider": f"minio.{cluster}", "path": f"{outbox}/out"}],
+        "storage_providers": {"minio": {cluster: {"endpoint": server.url, "region": "us-east-1", **HIDDEN}}},
+    }
+
+
+@pytest.mark.parametrize("form", ["3.7", "4.x"])
+def test_delegated_events_of_both_oscar_versions(sandbox, authenticated_s3, form):
+    s3 = authenticated_s3
+    inbox, outbox = s3.bucket("origin"), s3.bucket("dest")
+    s3.client.put_object(Bucket=inbox, Key="in/cat.txt", Body=b"meow\n")
+    configure(sandbox, delegated_config(s3, outbox, "oscar-cluster-b"))
+    mount_secret(sandbox, s3, "oscar-cluster-b")
+    inner = minio_event(inbox, "in/cat.txt")
+    if form == "3.7":  # DelegatedEvent{StorageProviderID: service.ClusterID, Event: <the event as a string>}
+        body = {"storage_provider": "oscar-cluster-b", "event": json.dumps(inner)}
+    else:  # delegationStorageProvider: `minio.<id>`; the event as an object is accepted too
+        body = {"storage_provider": "minio.oscar-cluster-b", "event": inner}
+
+    run = sandbox.supervisor(json.dumps(body).encode())
+
+    assert run.returncode == 0, run.stderr
+    assert f"downloading {inbox}/in/cat.txt from minio.oscar-cluster-b" in run.stderr
+    assert s3.read(outbox, "out/copy-cat.txt") == b"meow\n"
+
+
+def test_a_delegated_event_naming_an_unknown_cluster_is_bad_input(sandbox, authenticated_s3):
+    configure(sandbox, delegated_config(authenticated_s3, "dest", "oscar-cluster-b"))
+    mount_secret(sandbox, authenticated_s3, "oscar-cluster-b")
+    body = {"storage_provider": "oscar-cluster-x", "event": json.dumps(minio_event("origin", "in/cat.txt"))}
+
+    run = sandbox.supervisor(json.dumps(body).encode())
+
+    assert run.returncode == ExitStatus.BAD_INPUT
+    assert ("delegated event names storage provider 'minio.oscar-cluster-x', which is not configured "
+            "(no storage_providers.minio.oscar-cluster-x section and no mounted secret)") in run.text
+    assert "processing" not in run.text and sandbox.leftovers() == []
+
+
+# --- isolation_level: USER (create.go fills bucket_list with `<input bucket>-<uid[:10]>`) ---
+
+def test_user_isolation_reads_the_users_bucket_and_writes_back_to_it(sandbox, authenticated_s3):
+    s3 = authenticated_s3
+    inbox, outbox = s3.bucket("shared"), s3.bucket("results")
+    user_bucket = f"{inbox}-0123456789"
+    s3.client.create_bucket(Bucket=user_bucket)
+    s3.client.put_object(Bucket=user_bucket, Key="in/mine.txt", Body=b"private\n")
+    configure(sandbox, oscar_config(s3, inbox, outbox, isolation_level="USER", bucket_list=[user_bucket]))
+    mount_secret(sandbox, s3)  # job.go mounts the event's user's secret as minio.default's
+
+    run = sandbox.supervisor(b"", env={"EVENT": json.dumps(minio_event(user_bucket, "in/mine.txt"))})
+
+    assert run.returncode == 0, run.stderr
+    assert s3.read(user_bucket, "out/copy-mine.txt") == b"private\n"
+    assert s3.keys(outbox) == []
+
+
+def test_a_bucket_outside_bucket_list_is_still_refused(sandbox, authenticated_s3):
+    configure(sandbox, oscar_config(authenticated_s3, "shared", "results", isolation_level="USER",
+                                    bucket_list=["shared-0123456789"]))
+    mount_secret(sandbox, authenticated_s3)
+    run = sandbox.supervisor(b"", env={"EVENT": json.dumps(minio_event("shared-9999999999", "in/x.txt"))})
+    assert run.returncode == ExitStatus.BAD_INPUT
+    assert "no 'minio' (or 'local') input is configured for that bucket" in run.text
+
+
+# --- a storage event answers with the logs and the script's output, not the file ---
+
+def test_a_storage_event_answers_with_logs_and_script_output(sandbox, authenticated_s3):
+    s3 = authenticated_s3
+    inbox, outbox = s3.bucket("in"), s3.bucket("out")
+    s3.client.put_object(Bucket=inbox, Key="in/photo.txt", Body=b"pixels\n")
+    configure(sandbox, oscar_config(s3, inbox, outbox))
+    mount_secret(sandbox, s3)
+
+    run = sandbox.supervisor(b"", env={"EVENT": json.dumps(minio_event(inbox, "in/photo.txt"))})
+
+    assert run.returncode == 0, run.stderr
+    assert "uploaded 1 file(s)" in run.text
+    assert run.text.endswith("processing in/photo.txt\n")
+    assert "cGl4ZWxz" not in run.text  # base64 of the output file: never the Job's log

@@ -171,6 +171,10 @@ class ServiceConfig:
     synchronous: ScaleSettings = ScaleSettings()
     token: Optional[str] = None
     expose: Optional[ExposeSettings] = None  # only the control plane reads it
+    # OSCAR's `isolation_level: USER`: events come from per-user buckets `<input bucket>-<uid>`,
+    # listed (by OSCAR's create.go) in `bucket_list`; outputs go back to the event's bucket.
+    isolation_level: str = "SERVICE"
+    bucket_list: Tuple[str, ...] = ()
     raw: Mapping[str, Any] = EMPTY
     # One-line notes on values taken with a fallback (an unknown log_level), logged once the
     # invocation's logs are set up: parsing happens before, and its result may come from a cache.
@@ -212,6 +216,8 @@ class ServiceConfig:
             ),
             token=_opt_str(data.get("token"), "token"),
             expose=ExposeSettings.from_mapping(data["expose"]) if data.get("expose") is not None else None,
+            isolation_level=_str(data.get("isolation_level") or "SERVICE", "isolation_level").strip().upper(),
+            bucket_list=_str_tuple(data.get("bucket_list"), "bucket_list"),
             raw=dict(data),
             warnings=(level_warning,) if level_warning else (),
         )
@@ -234,6 +240,10 @@ class ServiceConfig:
                 raise BadConfig(
                     f"{kind}[{i}].storage_provider: '{ref}' names no provider defined in storage_providers"
                 )
+
+    def is_user_bucket(self, bucket: str) -> bool:
+        """Whether `bucket` is one of the per-user buckets of an `isolation_level: USER` service."""
+        return self.isolation_level == "USER" and bucket in self.bucket_list
 
     def provider_section(self, ref: ProviderRef) -> Mapping[str, Any]:
         """The config section of one provider (empty for an implicit one such as local.default)."""

@@ -67,6 +67,12 @@ class MinioProvider(StorageProvider):
         self._client_lock = threading.Lock()
 
     @classmethod
+    def defined_without_section(cls, provider_id: str, context: ProviderContext) -> bool:
+        # OSCAR mounts the user's secret for it: a 3.7 delegated event's `minio.<cluster id>` may
+        # have nothing else (the endpoint is then OSCAR's in-cluster MinIO).
+        return secret_dir(context.secrets_dir, provider_id).is_dir()
+
+    @classmethod
     def options(cls, provider_id: str, section: Mapping[str, Any], context: ProviderContext) -> dict:
         where = f"storage_providers.minio.{provider_id}"
         url = str(section.get("endpoint") or DEFAULT_ENDPOINT).strip()
