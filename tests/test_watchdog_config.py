@@ -122,7 +122,7 @@ def test_http_statuses_of_the_table():
     assert {o.name: o.status for o in Outcome} == {
         "SUCCEEDED": 200, "JOB_ACCEPTED": 201, "BAD_INPUT": 400, "UNAUTHORIZED": 401, "UNKNOWN_SERVICE": 404,
         "METHOD_NOT_ALLOWED": 405, "TIMED_OUT": 408, "BODY_TOO_LARGE": 413, "TOO_MANY": 429, "FAILED": 500,
-        "STORAGE_FAILED": 502, "UNAVAILABLE": 503,
+        "STORAGE_FAILED": 500, "UNAVAILABLE": 503,
     }
 
 
