@@ -103,6 +103,12 @@ def test_default_limits_and_pod_settings_and_ephemeral_storage(tmp_path):
     assert pod["automountServiceAccountToken"] is False and pod["enableServiceLinks"] is False
 
 
+def test_log_level_notset_renders(tmp_path):
+    fdl = write_fdl(tmp_path, "name: quiet\nimage: busybox\nscript: script.sh\nlog_level: NOTSET\n")
+    config = yaml.safe_load(by_kind(render(fdl), "Secret", "quiet-config")["stringData"]["function_config.yaml"])
+    assert config["log_level"] == "NOTSET"
+
+
 def test_enable_sgx_requests_an_enclave_and_raw_io(tmp_path):
     fdl = write_fdl(tmp_path, "name: sgx\nimage: busybox\nscript: script.sh\nenable_sgx: true\n")
     container = pod_of(by_kind(render(fdl), "Service"))["containers"][0]
