@@ -188,6 +188,13 @@ def test_deployment_name_follows_the_oscar_version(version, suffix):
     assert by_kind(objects, "HorizontalPodAutoscaler")["spec"]["scaleTargetRef"]["name"] == "nginx2" + suffix
 
 
+def test_forward_auth_is_a_warning_naming_what_it_needs(tmp_path, capsys):
+    fdl = write_fdl(tmp_path, "name: fw\nimage: nginx\nscript: script.sh\n"
+                              "expose: {api_port: 80, set_auth: true, auth_type: forward}\n")
+    assert main(["render", str(fdl), "--kit-image", "kit"]) == 0
+    assert "expose.auth_type 'forward' is not rendered: it needs OSCAR's manager" in capsys.readouterr().err
+
+
 def test_probe_mode_direct_probes_the_health_path_as_given(tmp_path):
     fdl = write_fdl(tmp_path, "name: d\nimage: nginx\nscript: script.sh\n"
                               "expose: {api_port: 80, rewrite_target: true, health_path: /ok, probe_mode: direct}\n")

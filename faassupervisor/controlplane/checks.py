@@ -98,6 +98,11 @@ def _check_expose(config: ServiceConfig, fields: OscarFields) -> None:
     expose = config.expose
     if not fields.ports.api:
         raise BadConfig("expose.api_port: required to expose a service (the port its server listens on)")
+    auth_type = str((config.raw.get("expose") or {}).get("auth_type") or "basic").strip().lower()
+    if expose.set_auth and auth_type != "basic":
+        # OSCAR's `forward` auth asks its manager's /auth endpoint through a Gateway HTTPRoute.
+        log.warning("service %r: expose.auth_type %r is not rendered: it needs OSCAR's manager and a Gateway"
+                    " HTTPRoute; basic auth (the token as password) is rendered instead", config.name, auth_type)
     if expose.set_auth and not fields.ports.has_ingress:
         # As OSCAR: a fixed nodePort means no Ingress, hence no basic auth in front of the server.
         log.warning("service %r: expose.set_auth has no effect with a fixed expose.nodePort (no Ingress, no auth)",
