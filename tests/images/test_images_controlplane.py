@@ -12,7 +12,6 @@ tests' Python-free one.
 
 from __future__ import annotations
 
-import time
 
 import pytest
 import requests
@@ -50,21 +49,6 @@ def shout_image(engine: Engine) -> str:
     return SHOUT_IMAGE
 
 
-def wait_for(url: str, box, timeout: float = 90) -> requests.Response:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            response = requests.get(url, timeout=2)
-            if response.status_code == 200:
-                return response
-        except requests.RequestException:
-            pass
-        if not box.running():
-            raise AssertionError(f"the server exited:\n{box.logs()}")
-        time.sleep(0.3)
-    raise AssertionError(f"{url} never answered 200:\n{box.logs()}")
-
-
 def test_oscars_exposed_nginx_example_runs_its_script_without_shebang_and_answers(
         engine, nginx_image, kit_image, containers, tmp_path):
     fdl = EXAMPLES / "oscar-nginx" / "fdl.yaml"
@@ -83,7 +67,8 @@ def test_oscars_exposed_nginx_example_runs_its_script_without_shebang_and_answer
         probe = container["readinessProbe"]["httpGet"]
         port = next(p for p in container["ports"] if p["name"] == probe["port"])["containerPort"]
         assert port == run.port
-        answer = wait_for(f"{box.url}{probe['path']}", box)
+        box.wait_ready(timeout=90, path=probe["path"])  # the rendered readiness probe, as the kubelet would
+        answer = requests.get(f"{box.url}/", timeout=10)
     finally:
         replay.close()
     # The FDL's variable reached the server through the rendered environment.
