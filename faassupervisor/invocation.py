@@ -141,7 +141,7 @@ class Invocation:
         log.info("%s event for %s/%s", event.source, event.bucket, event.key)
         dest = transfer.event_input_path(event, Path(input_dir))
         variables = {
-            "STORAGE_OBJECT_KEY": event.key,
+            "STORAGE_OBJECT_KEY": event.object_key,
             "EVENT_TIME": event.time,
             "EVENT": event.raw.decode("utf-8", "replace"),
         }
