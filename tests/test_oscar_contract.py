@@ -279,3 +279,18 @@ def test_what_a_delegated_event_names(named, expected):
     from faassupervisor.events.storage import delegated_provider
 
     assert str(delegated_provider(named, "minio")) == expected
+
+
+def test_a_failed_script_uploads_nothing_and_says_how_many_files_were_kept_back(sandbox, authenticated_s3):
+    s3 = authenticated_s3
+    inbox, outbox = s3.bucket("in"), s3.bucket("out")
+    s3.client.put_object(Bucket=inbox, Key="in/a.txt", Body=b"a\n")
+    configure(sandbox, oscar_config(s3, inbox, outbox),
+              script='#!/bin/sh\ncd "$TMP_OUTPUT_DIR"; echo 1 > one; echo 2 > two\nexit 4\n')
+    mount_secret(sandbox, s3)
+    run = sandbox.supervisor(b"", env={"EVENT": json.dumps(minio_event(inbox, "in/a.txt"))})
+    assert run.returncode == ExitStatus.SCRIPT_FAILED
+    errors = [line for line in run.stderr.splitlines() if " - ERROR - " in line]
+    assert len(errors) == 1
+    assert errors[0].endswith("script exited with status 4; 2 output file(s) kept back: a failed script uploads nothing")
+    assert s3.keys(outbox) == []
