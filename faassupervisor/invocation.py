@@ -101,7 +101,7 @@ class Invocation:
         script_output = os.path.join(private, ".script-output")
         result = run_script(script, script_env, input_dir, script_output, self.options.timeout)
         if not result.ok:
-            log.error("%s", result.describe())
+            log.error("%s%s", result.describe(), self._kept_back(output_dir))
             return self._respond(response.Response(parts=self._log_parts(script_output)), stdout, result)
         files = output_files(output_dir)
         if self.service.output and files:
@@ -114,6 +114,13 @@ class Invocation:
             log.info("storage event: %d output file(s), responding with the logs", len(files))
             return self._respond(response.Response(parts=self._log_parts(script_output)), stdout, result)
         return self._respond(self._success_response(files, output_dir, private, script_output), stdout, result)
+
+    def _kept_back(self, output_dir: str) -> str:
+        """The failure line's tail when outputs exist: a failed script uploads nothing (decided in issue 13)."""
+        if not self.service.output:
+            return ""
+        count = len(output_files(output_dir))
+        return f"; {count} output file(s) kept back: a failed script uploads nothing" if count else ""
 
     def _output_service(self):
         """The service whose `output` this invocation uploads to (a user bucket's event redirects MinIO's)."""
@@ -141,7 +148,7 @@ class Invocation:
         log.info("%s event for %s/%s", event.source, event.bucket, event.key)
         dest = transfer.event_input_path(event, Path(input_dir))
         variables = {
-            "STORAGE_OBJECT_KEY": event.key,
+            "STORAGE_OBJECT_KEY": event.object_key,
             "EVENT_TIME": event.time,
             "EVENT": event.raw.decode("utf-8", "replace"),
         }

@@ -9,12 +9,21 @@ signed with the wrong keys fails, as it would against OSCAR's MinIO.
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 import yaml
 
 from faassupervisor.errors import ExitStatus
 from tests.storage_auth import authenticated_s3  # noqa: F401 - fixture
+from tests.storage_servers import (  # noqa: F401 - fixtures
+    ONEDATA_SPACE,
+    ONEDATA_TOKEN,
+    WEBDAV_LOGIN,
+    WEBDAV_PASSWORD,
+    onedata_server,
+    webdav_server,
+)
 
 # OSCAR's create.go writes these for minio.default; the real keys are in the mounted secret.
 HIDDEN = {"access_key": "hidden", "secret_key": "hidden"}
@@ -194,3 +203,94 @@ def test_a_storage_event_answers_with_logs_and_script_output(sandbox, authentica
     assert "uploaded 1 file(s)" in run.text
     assert run.text.endswith("processing in/photo.txt\n")
     assert "cGl4ZWxz" not in run.text  # base64 of the output file: never the Job's log
+
+
+# --- what else OSCAR sets: JOB_UUID and RESOURCE_ID reach the script; prefixes match relative paths ---
+
+def test_job_uuid_and_resource_id_reach_the_script(sandbox, authenticated_s3):
+    s3 = authenticated_s3
+    inbox, outbox = s3.bucket("in"), s3.bucket("out")
+    s3.client.put_object(Bucket=inbox, Key="in/a.txt", Body=b"a\n")
+    configure(sandbox, oscar_config(s3, inbox, outbox),
+              script='#!/bin/sh\necho "job=$JOB_UUID resource=$RESOURCE_ID base=[$OSCAR_SERVICE_BASE_PATH]"\n')
+    mount_secret(sandbox, s3)
+    env = {"EVENT": json.dumps(minio_event(inbox, "in/a.txt")), "JOB_UUID": "svc-job-1234",
+           "RESOURCE_ID": "svc-resource", "OSCAR_SERVICE_BASE_PATH": ""}  # empty: not exposed (OSCAR 4)
+    run = sandbox.supervisor(b"", env=env)
+    assert run.returncode == 0, run.stderr
+    assert run.text.endswith("job=svc-job-1234 resource=svc-resource base=[]\n")
+
+
+# --- the other event sources OSCAR services receive (faas-supervisor events/{onedata,dCache,rucio}.py) ---
+
+def test_onedata_onetrigger_event_is_fetched_from_the_space_it_names(sandbox, onedata_server):
+    folder = f"in-{uuid.uuid4().hex[:8]}"
+    (onedata_server.root / folder).mkdir()
+    (onedata_server.root / folder / "doc.txt").write_bytes(b"from onedata\n")
+    section = {"oneprovider_host": onedata_server.url, "token": ONEDATA_TOKEN, "space": ONEDATA_SPACE}
+    configure(sandbox, {"input": [{"storage_provider": "onedata.mine", "path": folder}],
+                        "storage_providers": {"onedata": {"mine": section}}},
+              script='#!/bin/sh\ncat "$INPUT_FILE_PATH"; echo "key=$STORAGE_OBJECT_KEY"\n')
+    event = {"Key": f"/{ONEDATA_SPACE}/{folder}/doc.txt",
+             "Records": [{"objectKey": "doc.txt", "objectId": "0000abc", "eventTime": "2026-12-06T10:00:00",
+                          "eventSource": "OneTrigger"}]}
+    run = sandbox.supervisor(json.dumps(event).encode())
+    assert run.returncode == 0, run.stderr
+    assert run.text.endswith(f"from onedata\nkey=/{ONEDATA_SPACE}/{folder}/doc.txt\n")  # the event's Key, as faas-supervisor
+
+
+def test_dcache_event_is_fetched_through_the_webdav_input(sandbox, webdav_server):
+    folder = f"dcache-{uuid.uuid4().hex[:8]}"
+    (webdav_server.root / folder / "incoming").mkdir(parents=True)
+    (webdav_server.root / folder / "incoming" / "image2.jpg").write_bytes(b"from dcache\n")
+    section = {"hostname": webdav_server.url, "login": WEBDAV_LOGIN, "password": WEBDAV_PASSWORD}
+    configure(sandbox, {"input": [{"storage_provider": "webdav.dcache", "path": f"{folder}/incoming"}],
+                        "storage_providers": {"webdav": {"dcache": section}}},
+              script='#!/bin/sh\ncat "$INPUT_FILE_PATH"\n')
+    event = {"event": {"name": "image2.jpg", "mask": ["IN_CREATE"]},
+             "subscription": "https://dcache.example.org:3880/api/v1/events/channels/x/subscriptions/inotify/y"}
+    run = sandbox.supervisor(json.dumps(event).encode())
+    assert run.returncode == 0, run.stderr
+    assert run.text.endswith("from dcache\n")
+
+
+@pytest.mark.parametrize("event, names", [
+    ({"event_type": "close", "payload": {"scope": "user.me", "name": "dataset"}}, "rucio event"),
+    ({"Records": [{"eventSource": "aws:sqs", "body": "x"}]}, "storage event from 'aws:sqs'"),
+    ({"Records": [{"eventSource": "OneTrigger", "eventTime": "t"}]}, "OneTrigger event: 'Key'"),
+    ({"event": {"mask": ["IN_CREATE"]}, "subscription": "https://x"}, "dCache event: 'event.name'"),
+])
+def test_an_event_we_cannot_fetch_is_refused_naming_its_source_never_handed_to_the_script(sandbox, event, names):
+    configure(sandbox, {}, script="#!/bin/sh\necho script ran\n")
+    run = sandbox.supervisor(json.dumps(event).encode())
+    assert run.returncode == ExitStatus.BAD_INPUT
+    assert run.text.startswith("error: ") and names in run.text and run.text.count("\n") == 1
+    assert "script ran" not in run.text and sandbox.leftovers() == []
+
+
+@pytest.mark.parametrize("named, expected", [
+    ("oscar-cluster-b", "minio.oscar-cluster-b"),  # 3.7: the origin cluster's id; type from the inner event
+    ("cluster.example.org", "minio.cluster.example.org"),  # a cluster id with dots is still a cluster id
+    ("minio.oscar-cluster-b", "minio.oscar-cluster-b"),  # 4.x: TYPE.ID
+    ("minio", "minio.default"),
+    ("webdav.dcache", "webdav.dcache"),
+])
+def test_what_a_delegated_event_names(named, expected):
+    from faassupervisor.events.storage import delegated_provider
+
+    assert str(delegated_provider(named, "minio")) == expected
+
+
+def test_a_failed_script_uploads_nothing_and_says_how_many_files_were_kept_back(sandbox, authenticated_s3):
+    s3 = authenticated_s3
+    inbox, outbox = s3.bucket("in"), s3.bucket("out")
+    s3.client.put_object(Bucket=inbox, Key="in/a.txt", Body=b"a\n")
+    configure(sandbox, oscar_config(s3, inbox, outbox),
+              script='#!/bin/sh\ncd "$TMP_OUTPUT_DIR"; echo 1 > one; echo 2 > two\nexit 4\n')
+    mount_secret(sandbox, s3)
+    run = sandbox.supervisor(b"", env={"EVENT": json.dumps(minio_event(inbox, "in/a.txt"))})
+    assert run.returncode == ExitStatus.SCRIPT_FAILED
+    errors = [line for line in run.stderr.splitlines() if " - ERROR - " in line]
+    assert len(errors) == 1
+    assert errors[0].endswith("script exited with status 4; 2 output file(s) kept back: a failed script uploads nothing")
+    assert s3.keys(outbox) == []

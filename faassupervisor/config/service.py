@@ -73,9 +73,12 @@ class StoragePath:
         return parts[1].strip("/") if len(parts) > 1 else ""
 
     def matches(self, name: str) -> bool:
-        """Whether a file (its name relative to the output dir) passes the prefix/suffix filters."""
-        base = name.rsplit("/", 1)[-1]
-        if self.prefix and not any(base.startswith(p) or name.startswith(p) for p in self.prefix):
+        """Whether a file (its path relative to the output dir) passes the prefix/suffix filters.
+
+        Both filters look at that relative path, as faas-supervisor's `upload_output` does:
+        prefix `result-` selects `result-a.png`, not `nested/result-b.png`.
+        """
+        if self.prefix and not any(name.startswith(p) for p in self.prefix):
             return False
         if self.suffix and not any(name.endswith(s) for s in self.suffix):
             return False

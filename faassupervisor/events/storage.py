@@ -48,6 +48,12 @@ class StorageEvent:
     provider: Optional[ProviderRef] = None  # named by a delegated event, or chosen by `resolve`
     resolved: bool = False  # `resolve` checked the provider and fixed bucket and key
     user_bucket: bool = False  # from a per-user bucket of an `isolation_level: USER` service
+    named_key: Optional[str] = None  # the key as the event spells it, when that differs (Onedata's Key)
+
+    @property
+    def object_key(self) -> str:
+        """$STORAGE_OBJECT_KEY: the key as faas-supervisor exports it (for Onedata, `/<space>/<path>`)."""
+        return self.named_key or self.key
 
     @property
     def provider_type(self) -> str:
@@ -105,7 +111,7 @@ def _onedata(document: Mapping[str, Any], record: Mapping[str, Any], raw: bytes)
     space, bucket, rest = key.strip("/").split("/", 2)
     # The space travels in `bucket` until `resolve` matches it against the providers' spaces.
     return StorageEvent(source="OneTrigger", bucket=space, key=f"{bucket}/{rest}",
-                        time=str(record.get("eventTime", "")), raw=raw)
+                        time=str(record.get("eventTime", "")), raw=raw, named_key=key)
 
 
 def _dcache(inner: Mapping[str, Any], raw: bytes) -> StorageEvent:
