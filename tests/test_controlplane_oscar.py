@@ -286,5 +286,18 @@ def test_public_knative_service_is_external_and_guards_every_path_with_the_token
     assert default["metadata"]["labels"]["networking.knative.dev/visibility"] == "cluster-local"
 
 
+def test_the_watchdog_reads_the_rendered_public_pod_as_token_on_every_path_with_a_short_drain():
+    from watchdog.config import WatchdogConfig
+
+    for public in (False, True):
+        container = pod_of(by_kind(render(HERE / "fdl" / "oscar-cowsay" / "fdl.yaml", public=public), "Service"))[
+            "containers"][0]
+        env = {k: v for k, v in env_of(container).items() if isinstance(v, str)}
+        env["OSCAR_SERVICE_TOKEN"] = "t" * 64  # the kubelet resolves the secretKeyRef
+        config = WatchdogConfig.from_environ(env)
+        assert config.token_on_every_path is public
+        assert config.healthcheck_interval == 5
+
+
 def test_options_default_is_cluster_local():
     assert RenderOptions().public is False
