@@ -204,9 +204,13 @@ def test_probe_mode_direct_probes_the_health_path_as_given(tmp_path):
 
 # 7. mount, volume, interlink_node_name
 
-def test_mount_adds_the_rclone_sidecar_with_the_bucket_under_mnt():
-    objects = render(HERE / "fdl" / "oscar-grayify-mount" / "fdl.yaml")
-    pod = pod_of(by_kind(objects, "Service"))
+def test_mount_adds_the_rclone_sidecar_with_the_bucket_under_mnt_to_jobs_not_to_knative(capsys):
+    fdl = HERE / "fdl" / "oscar-grayify-mount" / "fdl.yaml"
+    knative = pod_of(by_kind(render(fdl), "Service"))
+    assert all(c["name"] != "rclone-container" for c in knative["initContainers"])
+    assert main(["render", str(fdl), "--kit-image", "kit"]) == 0
+    assert "mount is rendered in its Jobs (render-job), not in its Knative Service" in capsys.readouterr().err
+    pod = pod_of(job_for(fdl, minio_event("grayifymount")))
     sidecar = next(c for c in pod["initContainers"] if c["name"] == "rclone-container")
     assert sidecar["restartPolicy"] == "Always" and sidecar["securityContext"] == {"privileged": True}
     env = env_of(sidecar)
@@ -229,7 +233,7 @@ def test_mount_of_another_provider_reads_its_keys_from_the_config_secret(tmp_pat
         """)
     objects = render(fdl)
     assert by_kind(objects, "Secret", "mnt-config")["stringData"]["mount-secret-key"] == "SK"
-    sidecar = pod_of(by_kind(objects, "Service"))["initContainers"][-1]
+    sidecar = pod_of(job_for(fdl, "{}"))["initContainers"][-1]
     assert env_of(sidecar)["AWS_SECRET_ACCESS_KEY"] == {"secretKeyRef": {"name": "mnt-config", "key": "mount-secret-key"}}
     assert "SK" not in json.dumps(sidecar)
 

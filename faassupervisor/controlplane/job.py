@@ -89,6 +89,8 @@ def job(files: ServiceFiles, options: RenderOptions, event: str) -> Dict[str, An
     container = service_container(files, command=command, fixed={"EVENT": event_value, "JOB_UUID": name})
     container["env"].append({"name": "RESOURCE_ID", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}})
     spec = service_pod_spec(files, options, container)
+    if node:
+        interlink.place_on_node(spec, node)
     spec["restartPolicy"] = interlink.JOB_RESTART_POLICY if node else "Never"
     job_labels = labels(files.bundle)
     return {

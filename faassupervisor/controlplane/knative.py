@@ -37,7 +37,11 @@ def knative_service(files: ServiceFiles, options: RenderOptions) -> Dict[str, An
     # Knative routes to the one declared port; `http1` is its name for plain HTTP/1.1.
     container["ports"] = [{"name": "http1", "containerPort": layout.WATCHDOG_PORT}]
     container["readinessProbe"] = {"httpGet": {"path": HEALTH_PATH, "port": layout.WATCHDOG_PORT}}
-    spec = service_pod_spec(files, options, container)
+    # As OSCAR: `mount` goes to the service's Jobs and exposed pods only; Knative refuses a privileged sidecar.
+    spec = service_pod_spec(files, options, container, with_mount=False)
+    if files.bundle.fields.mount is not None:
+        log.warning("service %r: mount is rendered in its Jobs (render-job), not in its Knative Service,"
+                    " which admits no privileged sidecar (as OSCAR)", config.name)
     # Knative sends a pod no more requests than the watchdog admits (max_inflight), and
     # waits for a response as long as the watchdog may take to write it.
     spec["containerConcurrency"] = options.watchdog.max_inflight

@@ -5,14 +5,15 @@ differ only in the command, a few variables and whether the runtime is needed.
 What OSCAR puts in every service pod (pkg/types/service.go ToPodSpec and
 CreateResources) is here: default limits, `imagePullPolicy: Always`, no
 service-account token, no service links, `volume`, `enable_sgx`; `mount` and
-`interlink_node_name` are in their own modules.
+`interlink_node_name` are in their own modules (OSCAR places only Jobs on the
+virtual node; its services' pods just get the runtime copied in).
 """
 
 from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional
 
-from faassupervisor.controlplane import interlink, layout, mount
+from faassupervisor.controlplane import layout, mount
 from faassupervisor.controlplane.config_objects import TOKEN_KEY, ServiceFiles
 from faassupervisor.controlplane.injection import Injection, add_config, config_volume, inject_runtime
 from faassupervisor.controlplane.options import RenderOptions
@@ -79,6 +80,7 @@ def service_pod_spec(
     container: Dict[str, Any],
     with_runtime: bool = True,
     with_minio: bool = True,
+    with_mount: bool = True,
 ) -> Dict[str, Any]:
     """A pod spec around `container`, with /oscar/config and (unless told otherwise) the runtime and MinIO keys."""
     bundle = files.bundle
@@ -108,10 +110,8 @@ def service_pod_spec(
         spec["volumes"].append({"name": VOLUME_NAME,
                                 "persistentVolumeClaim": {"claimName": bundle.fields.volume.claim}})
         container["volumeMounts"].append({"name": VOLUME_NAME, "mountPath": bundle.fields.volume.mount_path})
-    if bundle.fields.mount is not None:
+    if with_mount and bundle.fields.mount is not None:
         mount.add_sidecar(spec, files, options)
-    if bundle.fields.interlink_node:
-        interlink.place_on_node(spec, bundle.fields.interlink_node)
     return _in_reading_order(spec)
 
 
