@@ -61,6 +61,8 @@ def run_invocation(
     try:
         settings: RuntimeSettings = settings_factory()
         captured = logs.configure(settings.service.log_level, capture=options.logs_in_response)
+        for warning in settings.service.warnings:
+            log.warning("%s", warning)
         return int(Invocation(settings, environ, options, captured).run(stdin, wrote))
     except SupervisorError as err:
         log.error("%s", err)

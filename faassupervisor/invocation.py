@@ -32,9 +32,10 @@ if TYPE_CHECKING:  # annotations only: importing typing is start-up time
 log = logs.get_logger(__name__)
 
 _EVENT_SNIFF_LIMIT = 64 * 1024  # storage events are small; bigger JSON bodies are plain input
-# A MinIO/S3 event has "Records", a delegated one "storage_provider"; a key spelled with
-# \u escapes could hide either, so a body with escapes is always parsed.
-_EVENT_MARKERS = (b"Records", b"storage_provider", b"\\u")
+# A MinIO/S3/Onedata event has "Records", a delegated one "storage_provider", a dCache one
+# "subscription", a Rucio one "event_type"; a key spelled with \u escapes could hide any of
+# them, so a body with escapes is always parsed.
+_EVENT_MARKERS = (b"Records", b"storage_provider", b"subscription", b"event_type", b"\\u")
 
 
 @record
@@ -66,6 +67,7 @@ class Invocation:
         self.options = options
         self.captured = captured
         self.providers = ProviderSet(self.service, ProviderContext(settings.storage_dir, settings.secrets_dir))
+        self.event = None  # the storage event this invocation processes, once the input is staged
 
     def run(self, stdin: BinaryIO, stdout: BinaryIO) -> ExitStatus:
         if self.settings.script is None:
@@ -99,14 +101,34 @@ class Invocation:
         script_output = os.path.join(private, ".script-output")
         result = run_script(script, script_env, input_dir, script_output, self.options.timeout)
         if not result.ok:
-            log.error("%s", result.describe())
+            log.error("%s%s", result.describe(), self._kept_back(output_dir))
             return self._respond(response.Response(parts=self._log_parts(script_output)), stdout, result)
         files = output_files(output_dir)
         if self.service.output and files:
             from faassupervisor.storage import transfer  # deferred: only invocations with outputs upload
 
-            transfer.upload_outputs(Path(output_dir), self.service, self.providers)  # logs its own summary
+            transfer.upload_outputs(Path(output_dir), self._output_service(), self.providers)  # logs its own summary
+        if self.event is not None:
+            # As OSCAR's FaaS Supervisor: a storage event's outputs went to storage, and what it
+            # answers is the Job's log (or /job's), so it answers with the logs, not the file.
+            log.info("storage event: %d output file(s), responding with the logs", len(files))
+            return self._respond(response.Response(parts=self._log_parts(script_output)), stdout, result)
         return self._respond(self._success_response(files, output_dir, private, script_output), stdout, result)
+
+    def _kept_back(self, output_dir: str) -> str:
+        """The failure line's tail when outputs exist: a failed script uploads nothing (decided in issue 13)."""
+        if not self.service.output:
+            return ""
+        count = len(output_files(output_dir))
+        return f"; {count} output file(s) kept back: a failed script uploads nothing" if count else ""
+
+    def _output_service(self):
+        """The service whose `output` this invocation uploads to (a user bucket's event redirects MinIO's)."""
+        if self.event is None or not self.event.user_bucket:
+            return self.service
+        from faassupervisor.events.storage import user_outputs
+
+        return self.service.with_overrides(output=user_outputs(self.service, self.event))
 
     def _stage_input(self, stdin: BinaryIO, input_dir: str) -> Dict[str, str]:
         """Decode the body (or fetch the event's object); the variables that tell the script where it is."""
@@ -118,13 +140,15 @@ class Invocation:
             # A body we validated as JSON needs no libmagic (its import and database
             # load are ~10 ms of every start): it *is* application/json.
             return self._input_variables(decoded.path, "application/json" if decoded.kind == "json" else None)
+        from faassupervisor.events.storage import resolve
         from faassupervisor.storage import transfer  # deferred: only storage events download
 
         os.unlink(decoded.path)
+        event = self.event = resolve(self.service, event, self.providers.is_defined)
         log.info("%s event for %s/%s", event.source, event.bucket, event.key)
         dest = transfer.event_input_path(event, Path(input_dir))
         variables = {
-            "STORAGE_OBJECT_KEY": event.key,
+            "STORAGE_OBJECT_KEY": event.object_key,
             "EVENT_TIME": event.time,
             "EVENT": event.raw.decode("utf-8", "replace"),
         }

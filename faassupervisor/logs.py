@@ -18,7 +18,7 @@ import sys
 import time
 
 FORMAT = "{asctime} - supervisor - {level} - {message}"  # OSCAR's supervisor format, kept for log parsers
-LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+LEVELS = {"NOTSET": 0, "DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 _NAMES = {number: name for name, number in LEVELS.items()}
 _CAPTURE_LIMIT = 1 << 20  # bytes of log text kept for a response; the rest stays in the container log
 
@@ -76,7 +76,7 @@ def get_logger(name: str) -> Logger:
 
 
 def level_number(name: str) -> int:
-    """`INFO` → 20; an unknown name counts as INFO (config validation rejects those earlier)."""
+    """`INFO` → 20; `NOTSET` → 0 (everything); an unknown name counts as INFO, as the config parser says."""
     return LEVELS.get(name, LEVELS["INFO"])
 
 

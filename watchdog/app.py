@@ -9,9 +9,12 @@ starting the fork server itself on first use.
 Routes:
     GET  /_/health            200 while serving; 503 once draining or the lock file is gone
     GET  /metrics             Prometheus text format
-    POST /run/<service>       synchronous invocation (bearer token when OSCAR_SERVICE_TOKEN is set)
-    POST /job/<service>       background invocation: 201 at once (same token)
-    any  /<path>              synchronous invocation, as the classic watchdog (GET/POST/PUT/PATCH/DELETE)
+    POST /run/<service>[/...] synchronous invocation (bearer token when OSCAR_SERVICE_TOKEN is set)
+    POST /job/<service>[/...] background invocation: 201 at once (same token)
+    any  /<path>              synchronous invocation, as the classic watchdog (GET/POST/PUT/PATCH/DELETE);
+                              open unless token_on_every_path: OSCAR forwards the calls it has
+                              authenticated, OIDC ones with the caller's own header, to `/`
+                              (grycap/oscar pkg/utils/knative.go GetProxyDirector, pkg/handlers/run.go)
 """
 
 from __future__ import annotations
@@ -116,15 +119,22 @@ def create_app(config: WatchdogConfig, runtime: Optional[Runtime] = None) -> Fla
             finished(Outcome.FAILED.status)  # never leave the in-flight count behind
             raise
 
+    def refused(started: float) -> Optional[Response]:
+        """The 401 for a request without the service token, or None when it may pass."""
+        if auth.token_accepted(config.service_token, request.headers.get("Authorization")):
+            return None
+        reply = message_reply(Outcome.UNAUTHORIZED, "missing or invalid bearer token")
+        response = _observed(metrics, request.method, started, reply)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="oscar"'
+        return response
+
     def oscar_route(service: str, handler: Callable[[], Response]) -> Response:
         started = time.monotonic()
         if request.method != "POST":
             return _response(message_reply(Outcome.METHOD_NOT_ALLOWED, f"{request.path}: use POST"))
-        if not auth.token_accepted(config.service_token, request.headers.get("Authorization")):
-            reply = message_reply(Outcome.UNAUTHORIZED, "missing or invalid bearer token")
-            response = _observed(metrics, request.method, started, reply)
-            response.headers["WWW-Authenticate"] = 'Bearer realm="oscar"'
-            return response
+        denied = refused(started)
+        if denied is not None:
+            return denied
         if config.service_name and service != config.service_name:
             reply = message_reply(Outcome.UNKNOWN_SERVICE, f"no service named {service!r} here")
             return _observed(metrics, request.method, started, reply)
@@ -152,17 +162,26 @@ def create_app(config: WatchdogConfig, runtime: Optional[Runtime] = None) -> Fla
             return _response(message_reply(Outcome.METHOD_NOT_ALLOWED, "/metrics: use GET"))
         return Response(metrics.render(), 200, content_type=metrics.content_type)
 
+    # With or without a trailing part: `/run/<service>/x` must not slip past the token to `/<path>`.
     @app.route("/run/<service>", methods=ALL_METHODS)
-    def run_service(service: str) -> Response:
+    @app.route("/run/<service>/", defaults={"rest": ""}, methods=ALL_METHODS)
+    @app.route("/run/<service>/<path:rest>", methods=ALL_METHODS)
+    def run_service(service: str, rest: str = "") -> Response:
         return oscar_route(service, invoke_sync)
 
     @app.route("/job/<service>", methods=ALL_METHODS)
-    def job_service(service: str) -> Response:
+    @app.route("/job/<service>/", defaults={"rest": ""}, methods=ALL_METHODS)
+    @app.route("/job/<service>/<path:rest>", methods=ALL_METHODS)
+    def job_service(service: str, rest: str = "") -> Response:
         return oscar_route(service, invoke_job)
 
     @app.route("/", defaults={"path": ""}, methods=INVOKE_METHODS)
     @app.route("/<path:path>", methods=INVOKE_METHODS)
     def invoke_any(path: str) -> Response:
+        if config.token_on_every_path:
+            denied = refused(time.monotonic())
+            if denied is not None:
+                return denied
         return invoke_sync()
 
     return app

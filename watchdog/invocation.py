@@ -3,7 +3,7 @@
 The body is copied to the child as it arrives (a feeder thread, unless it is
 small enough to fit the pipe at once) and the output is read as produced.
 Up to `RESPONSE_BUFFER` bytes of output are held until the child exits, so
-the status is exact (200/500/400/502) for every response of that size. A
+the status is exact (200/500/400) for every response of that size. A
 larger response is streamed as it is produced, with status 200 sent first; if
 the child then fails or times out, the connection is cut instead of ending
 the body cleanly, so the client sees an error, never a silently truncated
