@@ -21,6 +21,7 @@ FORMAT = "{asctime} - supervisor - {level} - {message}"  # OSCAR's supervisor fo
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 _NAMES = {number: name for name, number in LEVELS.items()}
 _CAPTURE_LIMIT = 1 << 20  # bytes of log text kept for a response; the rest stays in the container log
+QUOTE_LIMIT = 300  # characters of one quoted value (a key, an error) a log line shows
 
 
 class LogCapture:
@@ -71,6 +72,23 @@ class Logger:
         _emit(40, message, args, exc_info)
 
 
+def shorten(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """`text`, or its beginning and end with how much was left out: a 60 KB object key (or an
+    error quoting one) must not fill the log."""
+    if len(text) <= limit:
+        return text
+    keep = limit // 2
+    return f"{text[:keep]}...[{len(text) - 2 * keep} characters]...{text[-keep:]}"
+
+
+def _quoted(arg):
+    if isinstance(arg, str):
+        return shorten(arg)
+    if isinstance(arg, BaseException):
+        return shorten(str(arg))
+    return arg
+
+
 def get_logger(name: str) -> Logger:
     return Logger(name)
 
@@ -97,7 +115,7 @@ def _emit(level: int, message: str, args: tuple, exc_info: bool) -> None:
     if level < _Sinks.console_level:  # the capture's level is never below the console's
         return
     if args:
-        message = message % args
+        message = message % tuple(_quoted(arg) for arg in args)
     if exc_info:
         import traceback  # only for the rare debug line that carries one
 

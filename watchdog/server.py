@@ -64,7 +64,9 @@ class WatchdogServer(BaseApplication):
             "control_socket_disable": True,  # gunicorn >= 24's control socket: not ours to expose
             "worker_tmp_dir": _heartbeat_dir(),
             "when_ready": self._when_ready,
+            "pre_fork": self._pre_fork,
             "post_fork": self._post_fork,
+            "child_exit": self._child_exit,
             "post_worker_init": self._post_worker_init,
             "worker_exit": self._worker_exit,
             "on_exit": self._on_exit,
@@ -95,11 +97,19 @@ class WatchdogServer(BaseApplication):
 
     def _when_ready(self, arbiter) -> None:
         if not self.config.suppress_lock:
-            lockfile.write(self.config.lock_path)
+            try:
+                lockfile.write(self.config.lock_path)
+            except OSError as err:  # TMPDIR unusable: /_/health says why, and writes it once it can
+                log.error("cannot write the lock file %s: %s", self.config.lock_path, err.strerror or err)
+                self.shared.set_lock_pending(True)
         mode = "fork server" if self.forkserver else "exec " + " ".join(self.config.fprocess)
         log.info("fwatchdog ready on %s:%s (%s)", self.config.listen_address, self.config.port, mode)
 
+    def _pre_fork(self, arbiter, worker) -> None:
+        self.shared.reserve()
+
     def _post_fork(self, arbiter, worker) -> None:
+        self.shared.claim()
         if self.forkserver is not None:
             self.forkserver.detach()
 
@@ -113,6 +123,11 @@ class WatchdogServer(BaseApplication):
             # else: the group's SIGTERM; the arbiter got it too and drains, then stops us itself
 
         signal.signal(signal.SIGTERM, on_sigterm)
+
+    def _child_exit(self, arbiter, worker) -> None:
+        # In the arbiter, the worker reaped (killed with SIGKILL, say): its invocations no longer
+        # hold max_inflight places nor the drain (the fork server kills them: it watches its clients).
+        self.shared.forget(worker.pid)
 
     def _worker_exit(self, arbiter, worker) -> None:
         if self.runtime is not None:
@@ -146,6 +161,13 @@ class WatchdogArbiter(Arbiter):
             self.app.shared.allow_term()
         super().kill_worker(pid, sig)
 
+    def reap_workers(self) -> None:
+        # The fork server's status first: gunicorn's waitpid(-1) would reap it without a word,
+        # and Popen would then report a kill -9 as "exited with status 0".
+        if self.app.forkserver is not None:
+            self.app.forkserver.poll()
+        super().reap_workers()
+
     def wait_for_signals(self, timeout=1.0):
         if self.drain_started is not None:
             timeout = min(timeout, 0.05)
@@ -172,6 +194,7 @@ class WatchdogArbiter(Arbiter):
             raise StopIteration
         if elapsed >= config.healthcheck_interval + config.write_timeout:
             log.warning("write_timeout after SIGTERM: killing %d invocation(s) still running", busy)
+            self.app.shared.expire_drain()  # their clients get a 503 saying so
             if self.app.forkserver is not None:
                 self.app.forkserver.stop()  # it kills the sessions of its children
             for pid in list(self.WORKERS):

@@ -12,6 +12,7 @@ invocations at once.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 from typing import List
@@ -21,17 +22,29 @@ from faassupervisor import workdir
 KEEP = 64  # idle directories kept for reuse
 
 
+class TempDirUnavailable(Exception):
+    """No private directory can be made under TMPDIR (missing, read-only, full): one line naming it."""
+
+
 class TempDirPool:
     def __init__(self, parent: str):
         self.parent = parent
         self._free: List[str] = []
+        self._dirty: List[str] = []  # could not be removed (a read-only TMPDIR): removed once it can be
         self._lock = threading.Lock()
 
     def acquire(self) -> str:
         with self._lock:
-            if self._free:
-                return self._free.pop()
-        return tempfile.mkdtemp(prefix="fwatchdog-", dir=self.parent)
+            dirty, self._dirty = self._dirty, []
+            path = self._free.pop() if self._free else None
+        if dirty:
+            self._retry(dirty)
+        if path is not None:
+            return path
+        try:
+            return tempfile.mkdtemp(prefix="fwatchdog-", dir=self.parent)
+        except OSError as err:
+            raise TempDirUnavailable(workdir.environment_fault(err, self.parent, making=True)) from None
 
     def release(self, path: str) -> None:
         """Clear `path` (its invocation is over: nothing writes there any more) and keep it for
@@ -41,10 +54,19 @@ class TempDirPool:
                 if len(self._free) < KEEP:
                     self._free.append(path)
                     return
-        workdir.remove(path)
+        self._retry([path])
+
+    def _retry(self, paths: List[str]) -> None:
+        """Remove `paths`; keep what is still there for a later try (nothing is left for good)."""
+        for path in paths:
+            workdir.remove(path)
+            if os.path.lexists(path):
+                with self._lock:
+                    self._dirty.append(path)
 
     def close(self) -> None:
         with self._lock:
-            free, self._free = self._free, []
+            free, self._free = self._free + self._dirty, []
+            self._dirty = []
         for path in free:
             workdir.remove(path)

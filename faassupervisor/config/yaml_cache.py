@@ -4,9 +4,12 @@ A service's `function_config.yaml` does not change between invocations, but
 importing PyYAML costs about 13 ms, paid by every supervisor start. The first
 start stores the parsed document as JSON, keyed by a checksum of the YAML text
 and holding that text, so a later start with the same text reads JSON instead.
-The cache is only used in a directory owned by us and closed to others, and
-only for documents that survive a JSON round trip unchanged; any problem just
-means parsing the YAML again.
+The cache is only used in a directory owned by us and closed to others, its
+files are 0600, and it only holds documents that survive a JSON round trip
+unchanged and carry no secret: a config with storage credentials, a service
+token or `environment.secrets` (what OSCAR mounts from a Kubernetes Secret) is
+parsed at every start rather than copied to /tmp. Any problem just means
+parsing the YAML again.
 """
 
 from __future__ import annotations
@@ -58,14 +61,36 @@ def _usable(cache_dir) -> bool:
     return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
 
 
+# Fields whose values are credentials (OSCAR's provider fields, the service token, environment.secrets).
+SECRET_FIELDS = frozenset({"access_key", "secret_key", "password", "token", "secrets"})
+PLACEHOLDERS = ("", "hidden")  # what OSCAR writes where the real value is a mounted secret file
+
+
+def holds_secret(document: Any) -> bool:
+    """Whether any credential field of `document` (at any depth) has a real value."""
+    pending = [document]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            for name, value in node.items():
+                if name in SECRET_FIELDS and value not in PLACEHOLDERS and value is not None and value != {}:
+                    return True
+                pending.append(value)
+        elif isinstance(node, list):
+            pending.extend(node)
+    return False
+
+
 def _store(entry: str, key: str, document: Any) -> None:
+    if holds_secret(document):
+        return
     try:
         encoded = json.dumps([key, document])
         if json.loads(encoded)[1] != document:  # int keys, dates, ...: not faithfully JSON
             return
         folder, name = os.path.split(entry)
         partial = os.path.join(folder, f".{name}.{os.getpid()}")
-        with open(partial, "w", encoding="utf-8") as handle:
+        with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
             handle.write(encoded)
         os.replace(partial, entry)
     except (OSError, TypeError, ValueError):

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from faassupervisor import logs
 from faassupervisor.config.service import ServiceConfig, StoragePath
-from faassupervisor.errors import StorageFailure, SupervisorError
+from faassupervisor.errors import BadInput, StorageFailure, SupervisorError
 from faassupervisor.events.storage import StorageEvent, match_input
 from faassupervisor.paths import output_files, safe_join, safe_relative
 from faassupervisor.storage.provider import MULTIPART_THRESHOLD, MiB, StorageProvider
@@ -80,8 +80,12 @@ def download(
     policy: RetryPolicy = DEFAULT_POLICY,
     progress_interval: float = PROGRESS_INTERVAL,
 ) -> int:
-    """Fetch `bucket/key` into `dest`, size-checked and retried; nothing is left at `dest` on failure."""
-    partial = dest.with_name(f".{dest.name}.partial")
+    """Fetch `bucket/key` into `dest`, size-checked and retried; nothing is left at `dest` on failure.
+
+    The partial file's name is short and fixed-length, not `dest`'s name with a suffix: a key whose
+    last component is at the file system's limit (255 bytes on ext4, legal on S3) must still fit."""
+    _check_name_length(dest, key)
+    partial = dest.with_name(f".download-{os.getpid()}-{threading.get_ident() % 65536}.partial")
     expected = [_UNKNOWN]
 
     def attempt() -> int:
@@ -117,6 +121,36 @@ def download(
         partial.unlink(missing_ok=True)
 
 
+def _check_name_length(dest: Path, key: str) -> None:
+    """BadInput, naming the limit, when `dest`'s name is longer than its file system allows."""
+    size = len(os.fsencode(dest.name))
+    try:
+        limit = os.pathconf(dest.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    if size > limit:
+        raise BadInput(
+            f"object key {logs.shorten(key)!r}: its last component is {size} bytes, longer than"
+            f" this file system allows for a file name ({limit} bytes)"
+        )
+
+
+MAX_KEY_BYTES = 1024  # S3's (and MinIO's) longest object key
+
+
+def _check_key(key: str) -> None:
+    """StorageFailure, in one line, for an output no provider can store under its name."""
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise StorageFailure(f"output {key!r} cannot be uploaded: its name is not UTF-8, as object keys must be") from None
+    if size > MAX_KEY_BYTES:
+        raise StorageFailure(
+            f"output {logs.shorten(key)!r} cannot be uploaded: its key is {size} bytes, longer than"
+            f" object stores allow ({MAX_KEY_BYTES} bytes)"
+        )
+
+
 def plan_uploads(output_dir: Path, outputs) -> List[Tuple[StoragePath, Path, str, str]]:
     """(output entry, local file, bucket, key) for every file each entry's filters select."""
     files = output_files(output_dir)
@@ -127,6 +161,7 @@ def plan_uploads(output_dir: Path, outputs) -> List[Tuple[StoragePath, Path, str
             if not entry.matches(relative):
                 continue
             key = f"{entry.folder}/{relative}" if entry.folder else relative
+            _check_key(key)
             plan.append((entry, path, entry.bucket, key))
     return plan
 
