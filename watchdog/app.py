@@ -144,6 +144,7 @@ def create_app(config: WatchdogConfig, runtime: Optional[Runtime] = None) -> Fla
         if not shared.draining:
             problem = workdir.unusable(config.temp_dir)
             if problem is not None:
+                shared.set_lock_pending(not config.suppress_lock)  # it went with TMPDIR: rewritten once usable
                 return Response(problem + "\n", 503, content_type="text/plain; charset=utf-8")
             if shared.lock_pending and not config.suppress_lock:
                 _write_pending_lock(config.lock_path, shared)

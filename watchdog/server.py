@@ -26,7 +26,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
 from faassupervisor import process_tree
-from watchdog import lockfile
+from watchdog import lockfile, tempdirs
 from watchdog.app import Runtime, create_app
 from watchdog.config import WatchdogConfig
 from watchdog.forkclient import ForkServerProcess
@@ -41,6 +41,7 @@ class WatchdogServer(BaseApplication):
         self.shared = SharedState(config.workers)
         self.forkserver = ForkServerProcess(config.environ) if config.uses_supervisor else None
         self.runtime = None
+        self.dead_workers = []  # reaped workers' pids, whose private dirs are removed
         super().__init__()
 
     # ---- gunicorn's application interface
@@ -128,6 +129,8 @@ class WatchdogServer(BaseApplication):
         # In the arbiter, the worker reaped (killed with SIGKILL, say): its invocations no longer
         # hold max_inflight places nor the drain (the fork server kills them: it watches its clients).
         self.shared.forget(worker.pid)
+        self.dead_workers.append(worker.pid)
+        tempdirs.remove_left_by(self.config.temp_dir, worker.pid)
 
     def _worker_exit(self, arbiter, worker) -> None:
         if self.runtime is not None:
@@ -140,6 +143,8 @@ class WatchdogServer(BaseApplication):
         lockfile.remove(self.config.lock_path)
         if self.forkserver is not None:
             self.forkserver.stop()
+        for pid in self.dead_workers:  # again: an invocation being killed may have written since
+            tempdirs.remove_left_by(self.config.temp_dir, pid)
 
 
 class WatchdogArbiter(Arbiter):

@@ -20,10 +20,22 @@ from typing import List
 from faassupervisor import workdir
 
 KEEP = 64  # idle directories kept for reuse
+PREFIX = "fwatchdog-"  # then the worker's pid: what a worker killed with SIGKILL left is found by it
 
 
 class TempDirUnavailable(Exception):
     """No private directory can be made under TMPDIR (missing, read-only, full): one line naming it."""
+
+
+def remove_left_by(parent: str, pid: int) -> None:
+    """Remove the private dirs of worker `pid`, which is gone (killed: it could not clear them)."""
+    prefix = f"{PREFIX}{pid}-"
+    try:
+        names = [name for name in os.listdir(parent) if name.startswith(prefix)]
+    except OSError:
+        return
+    for name in names:
+        workdir.remove(os.path.join(parent, name))
 
 
 class TempDirPool:
@@ -42,7 +54,7 @@ class TempDirPool:
         if path is not None:
             return path
         try:
-            return tempfile.mkdtemp(prefix="fwatchdog-", dir=self.parent)
+            return tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=self.parent)
         except OSError as err:
             raise TempDirUnavailable(workdir.environment_fault(err, self.parent, making=True)) from None
 

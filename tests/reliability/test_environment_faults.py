@@ -1,0 +1,141 @@
+"""Issue item 4: a TMPDIR that is missing, read-only (at start or while serving) or full gets one
+line naming it and the cause, /_/health fails while it is unusable, and serving resumes as soon as
+it is usable again, with no partial file left.
+
+The read-only and full cases use a real 2 MiB tmpfs (mounted here: root, or skipped)."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from tests.watchdog_server import WatchdogProcess
+
+BODY = b'{"x": 1}'
+SCRIPT = "#!/bin/sh\ncat \"$INPUT_FILE_PATH\" > /dev/null\necho ok\n"
+
+
+@contextlib.contextmanager
+def tmpfs(path, size="2m"):
+    path.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+@contextlib.contextmanager
+def unhealthy_watchdog(sandbox, **variables):
+    """An fwatchdog that starts serving while /_/health fails (`watchdog` waits for a 200)."""
+    server = WatchdogProcess(sandbox.env, variables, log_dir=str(sandbox.root))
+    server.start = None  # not this one: it waits for a 200
+    import subprocess as sp
+
+    log = open(server.log_path, "wb")
+    server.process = sp.Popen([__import__("tests.watchdog_server", fromlist=["x"]).FWATCHDOG], env=server.env,
+                              stdout=log, stderr=sp.STDOUT, stdin=sp.DEVNULL, start_new_session=True)
+    log.close()
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                server.get("/_/health", timeout=2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, server.log()
+                time.sleep(0.05)
+        yield server
+    finally:
+        if server.terminate() != 0:
+            server.kill()
+
+
+def remount(path, mode):
+    subprocess.run(["mount", "-o", f"remount,{mode}", str(path)], check=True)
+
+
+def _files(path):
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*") if not p.is_dir())
+
+
+def _one_line(answer, status, text):
+    assert answer.status == status, (answer.status, answer.text)
+    assert answer.text == text + "\n", answer.text
+
+
+def test_missing_tmpdir_is_named_and_recovers(watchdog, sandbox):
+    sandbox.write_script(SCRIPT)
+    tmp = sandbox.root / "missing"
+    tmp.mkdir(mode=0o700)
+    server = watchdog(TMPDIR=str(tmp))
+    shutil.rmtree(tmp)
+    reason = f"TMPDIR {tmp} is not usable: no such file or directory"
+    _one_line(server.get("/_/health"), 503, reason)
+    _one_line(server.post("/", BODY), 500, f"error: {reason}")
+    tmp.mkdir(mode=0o700)
+    assert server.get("/_/health").status == 200
+    assert server.post("/", BODY).status == 200
+    server.terminate()
+
+
+def test_read_only_at_start_fails_health_then_recovers(watchdog, sandbox):
+    sandbox.write_script(SCRIPT)
+    with tmpfs(sandbox.root / "ro") as tmp:
+        remount(tmp, "ro")
+        with unhealthy_watchdog(sandbox, TMPDIR=str(tmp)) as server:
+            reason = f"TMPDIR {tmp} is not writable: read-only file system"
+            _one_line(server.get("/_/health"), 503, reason)
+            _one_line(server.post("/", BODY), 500, f"error: {reason}")
+            remount(tmp, "rw")
+            assert server.get("/_/health").status == 200  # and the lock file written now
+            assert (tmp / ".lock").exists()
+            assert server.post("/", BODY).status == 200
+            assert server.terminate() == 0
+        assert _files(tmp) == []
+
+
+def test_turning_read_only_while_serving(watchdog, sandbox):
+    sandbox.write_script(SCRIPT)
+    with tmpfs(sandbox.root / "turning") as tmp:
+        server = watchdog(TMPDIR=str(tmp))
+        assert server.post("/", BODY).status == 200  # a private dir now waits in the pool
+        remount(tmp, "ro")
+        reason = f"TMPDIR {tmp} is not writable: read-only file system"
+        _one_line(server.get("/_/health"), 503, reason)
+        _one_line(server.post("/", BODY), 500, f"error: {reason}")
+        remount(tmp, "rw")
+        assert server.get("/_/health").status == 200
+        assert server.post("/", BODY).status == 200
+        assert server.terminate() == 0
+        assert _files(tmp) == []
+
+
+def test_full_tmpdir_answers_500_and_leaves_no_partial_file(watchdog, sandbox):
+    sandbox.write_script(SCRIPT)
+    with tmpfs(sandbox.root / "full") as tmp:
+        server = watchdog(TMPDIR=str(tmp))
+        big = b"\x00" * (5 << 20)
+        answer = server.post("/", big, headers={"Content-Type": "application/octet-stream"})
+        _one_line(answer, 500, f"error: TMPDIR {tmp} is full: no space left on device")
+        assert [name for name in _files(tmp) if name != ".lock"] == []
+        assert server.post("/", BODY).status == 200
+        assert server.terminate() == 0
+        assert _files(tmp) == []
+
+
+def test_full_tmpdir_for_a_job(watchdog, sandbox):
+    sandbox.write_script(SCRIPT)
+    with tmpfs(sandbox.root / "fulljob") as tmp:
+        server = watchdog(TMPDIR=str(tmp))
+        answer = server.post("/job/x", b"\x00" * (5 << 20))
+        _one_line(answer, 500, f"error: TMPDIR {tmp} is full: no space left on device")
+        assert [name for name in _files(tmp) if name != ".lock"] == []
+        assert server.terminate() == 0
