@@ -9,11 +9,10 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
-import time
 
 import pytest
 
-from tests.watchdog_server import WatchdogProcess
+from tests.watchdog_server import FWATCHDOG, WatchdogProcess
 
 BODY = b'{"x": 1}'
 SCRIPT = "#!/bin/sh\ncat \"$INPUT_FILE_PATH\" > /dev/null\necho ok\n"
@@ -36,26 +35,33 @@ def tmpfs(path, size="2m"):
 def unhealthy_watchdog(sandbox, **variables):
     """An fwatchdog that starts serving while /_/health fails (`watchdog` waits for a 200)."""
     server = WatchdogProcess(sandbox.env, variables, log_dir=str(sandbox.root))
-    server.start = None  # not this one: it waits for a 200
-    import subprocess as sp
-
-    log = open(server.log_path, "wb")
-    server.process = sp.Popen([__import__("tests.watchdog_server", fromlist=["x"]).FWATCHDOG], env=server.env,
-                              stdout=log, stderr=sp.STDOUT, stdin=sp.DEVNULL, start_new_session=True)
-    log.close()
+    with open(server.log_path, "wb") as log:
+        server.process = subprocess.Popen([FWATCHDOG], env=server.env, stdout=log, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                server.get("/_/health", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, server.log()
-                time.sleep(0.05)
+        server.wait_for(lambda: _answers(server), timeout=60, what="an answer from /_/health")
         yield server
     finally:
         if server.terminate() != 0:
             server.kill()
+
+
+def _answers(server) -> bool:
+    try:
+        server.get("/_/health", timeout=2)
+    except OSError:
+        return False
+    return True
+
+
+def _unusable_then_usable(server, tmp, reason, make_usable):
+    """While TMPDIR is unusable: health and invocations say `reason`; once usable: both serve."""
+    _one_line(server.get("/_/health"), 503, reason)
+    _one_line(server.post("/", BODY), 500, f"error: {reason}")
+    make_usable()
+    assert server.get("/_/health").status == 200  # and the lock file written again
+    assert (tmp / ".lock").exists()
+    assert server.post("/", BODY).status == 200
 
 
 def remount(path, mode):
@@ -77,13 +83,8 @@ def test_missing_tmpdir_is_named_and_recovers(watchdog, sandbox):
     tmp.mkdir(mode=0o700)
     server = watchdog(TMPDIR=str(tmp))
     shutil.rmtree(tmp)
-    reason = f"TMPDIR {tmp} is not usable: no such file or directory"
-    _one_line(server.get("/_/health"), 503, reason)
-    _one_line(server.post("/", BODY), 500, f"error: {reason}")
-    tmp.mkdir(mode=0o700)
-    assert server.get("/_/health").status == 200
-    assert server.post("/", BODY).status == 200
-    server.terminate()
+    _unusable_then_usable(server, tmp, f"TMPDIR {tmp} is not usable: no such file or directory",
+                          lambda: tmp.mkdir(mode=0o700))
 
 
 def test_read_only_at_start_fails_health_then_recovers(watchdog, sandbox):
@@ -91,13 +92,8 @@ def test_read_only_at_start_fails_health_then_recovers(watchdog, sandbox):
     with tmpfs(sandbox.root / "ro") as tmp:
         remount(tmp, "ro")
         with unhealthy_watchdog(sandbox, TMPDIR=str(tmp)) as server:
-            reason = f"TMPDIR {tmp} is not writable: read-only file system"
-            _one_line(server.get("/_/health"), 503, reason)
-            _one_line(server.post("/", BODY), 500, f"error: {reason}")
-            remount(tmp, "rw")
-            assert server.get("/_/health").status == 200  # and the lock file written now
-            assert (tmp / ".lock").exists()
-            assert server.post("/", BODY).status == 200
+            _unusable_then_usable(server, tmp, f"TMPDIR {tmp} is not writable: read-only file system",
+                                  lambda: remount(tmp, "rw"))
             assert server.terminate() == 0
         assert _files(tmp) == []
 
@@ -108,12 +104,8 @@ def test_turning_read_only_while_serving(watchdog, sandbox):
         server = watchdog(TMPDIR=str(tmp))
         assert server.post("/", BODY).status == 200  # a private dir now waits in the pool
         remount(tmp, "ro")
-        reason = f"TMPDIR {tmp} is not writable: read-only file system"
-        _one_line(server.get("/_/health"), 503, reason)
-        _one_line(server.post("/", BODY), 500, f"error: {reason}")
-        remount(tmp, "rw")
-        assert server.get("/_/health").status == 200
-        assert server.post("/", BODY).status == 200
+        _unusable_then_usable(server, tmp, f"TMPDIR {tmp} is not writable: read-only file system",
+                              lambda: remount(tmp, "rw"))
         assert server.terminate() == 0
         assert _files(tmp) == []
 
