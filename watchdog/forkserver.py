@@ -175,22 +175,36 @@ def _read_settings(environ) -> None:
 
 
 def _cache_in_a_child(environ) -> None:
-    """Parse `environ`'s service config in a throw-away child, which leaves the document in the
-    on-disk config cache (`yaml_cache`): this process then reads it from there as JSON and never
-    imports PyYAML. PyYAML's modules and libraries (~1.2 MB, 36 mappings) would otherwise be
-    copied by every fork and unmapped by every child's exit, for nothing: no child parses YAML.
-    Where the cache cannot be used (or no child can be forked), this process parses the YAML
-    itself, as before."""
+    """Parse `environ`'s service config in a throw-away child, which hands the document over on a
+    pipe as JSON (`yaml_cache.handover`; never through the disk, as it may hold secrets): this
+    process never imports PyYAML. PyYAML's modules and libraries (~1.2 MB, 36 mappings) would
+    otherwise be copied by every fork and unmapped by every child's exit, for nothing: no child
+    parses YAML. Where no child can be forked, this process parses the YAML itself, as before."""
+    from faassupervisor.config import yaml_cache
+
+    try:
+        read_end, write_end = os.pipe()
+    except OSError:
+        return
     try:
         pid = os.fork()
     except OSError:
+        os.close(read_end)
+        os.close(write_end)
         return
     if pid == 0:
         try:
+            os.close(read_end)
             _read_settings(environ)
+            with open(write_end, "w", encoding="utf-8") as pipe:
+                pipe.write(yaml_cache.handover())
         finally:
             os._exit(0)
+    os.close(write_end)
+    with open(read_end, encoding="utf-8") as pipe:
+        handed = pipe.read()
     os.waitpid(pid, 0)
+    yaml_cache.remember(handed)
 
 
 WARM_UPS = 10  # CPython quickens a function's bytecode in place after 8 calls

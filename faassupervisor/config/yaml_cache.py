@@ -28,13 +28,35 @@ def default_dir() -> str:
     return f"/tmp/faas-supervisor-cache-{os.getuid()}"
 
 
+# Documents handed over in memory (`remember`), and those parsed here that could be: what a
+# fork server's throw-away child parsed, secrets included, reaches it without touching the disk.
+_MEMORY: dict = {}
+_PARSED_HERE: list = []
+
+
+def remember(handover: str) -> None:
+    """Take the documents another process parsed (`handover()`'s JSON text)."""
+    try:
+        for key, document in json.loads(handover):
+            _MEMORY[key] = document
+    except (ValueError, TypeError):
+        pass
+
+
+def handover() -> str:
+    """The documents this process parsed, as JSON text for `remember` in another process."""
+    return json.dumps(_PARSED_HERE)
+
+
 def load(text: bytes, parse: Callable[[bytes], Any], cache_dir) -> Any:
     """`parse(text)`, or the document a previous start stored for the very same text (`cache_dir`:
     a str or path-like, or None for no cache)."""
-    if cache_dir is None or not _usable(cache_dir):
-        return parse(text)
-    entry = os.path.join(cache_dir, f"{zlib.crc32(text):08x}-{len(text)}.json")
     key = text.decode("latin-1")
+    if key in _MEMORY:
+        return _MEMORY[key]
+    if cache_dir is None or not _usable(cache_dir):
+        return _parsed(key, parse(text))
+    entry = os.path.join(cache_dir, f"{zlib.crc32(text):08x}-{len(text)}.json")
     try:
         with open(entry, "r", encoding="utf-8") as handle:
             stored_key, document = json.load(handle)
@@ -42,9 +64,23 @@ def load(text: bytes, parse: Callable[[bytes], Any], cache_dir) -> Any:
             return document
     except (OSError, ValueError, TypeError):
         pass
-    document = parse(text)
+    document = _parsed(key, parse(text))
     _store(entry, key, document)
     return document
+
+
+def _parsed(key: str, document: Any) -> Any:
+    if len(_PARSED_HERE) < 4 and _faithful(document):
+        _PARSED_HERE.append([key, document])
+    return document
+
+
+def _faithful(document: Any) -> bool:
+    """Whether JSON gives `document` back unchanged (not so with int keys, dates, ...)."""
+    try:
+        return json.loads(json.dumps(document)) == document
+    except (TypeError, ValueError):
+        return False
 
 
 def _usable(cache_dir) -> bool:
@@ -86,7 +122,7 @@ def _store(entry: str, key: str, document: Any) -> None:
         return
     try:
         encoded = json.dumps([key, document])
-        if json.loads(encoded)[1] != document:  # int keys, dates, ...: not faithfully JSON
+        if not _faithful(document):
             return
         folder, name = os.path.split(entry)
         partial = os.path.join(folder, f".{name}.{os.getpid()}")

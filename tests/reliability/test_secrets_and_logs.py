@@ -6,6 +6,11 @@ from __future__ import annotations
 import os
 import signal
 import stat
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SECRET = "s3cr3t-value-0123456789"
 WITH_SECRET = f"""name: secrets
@@ -62,3 +67,17 @@ def test_forkserver_killed_is_logged_as_killed(watchdog, sandbox):
     server.wait_for(lambda: server.post("/", b'{"x": 1}').status == 200, what="a 200 from the new fork server")
     assert "fork server killed by SIGKILL; restarting it" in server.log()
     assert "exited with status 0" not in server.log()
+
+
+def test_the_fork_server_gets_a_secret_config_without_pyyaml_and_without_the_disk(sandbox):
+    """A config with secrets is not cached on disk, yet the fork server still never imports
+    PyYAML: its throw-away child hands the document over on a pipe."""
+    sandbox.write_config(WITH_SECRET)
+    code = ("import sys; from watchdog import forkserver; from faassupervisor.config import loader; "
+            "forkserver.preload(); print('yaml' in sys.modules, len(loader._PARSED))")
+    done = subprocess.run([sys.executable, "-c", code], env=sandbox.env, capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "False 2\n"  # the service and the warm-up's, both parsed by children
+    for path in _cached(sandbox):
+        assert SECRET.encode() not in path.read_bytes()
