@@ -349,7 +349,7 @@ class ForkServer:
         for pid, client in _TAKEN.iter_unpack(data):  # writes of 8 bytes to a pipe are never split
             self.spares.discard(pid)
             self.running[pid] = client
-            if client not in self.clients.values():
+            if client > 0 and client not in self.clients.values():  # 0: a client in another pid namespace
                 self.watch(client)
         self.failures = 0
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 import uuid
 
 from faassupervisor import process_tree
@@ -90,9 +89,9 @@ def test_worker_killed_frees_its_slots_and_its_scripts(watchdog, sandbox):
     sandbox.write_script("#!/bin/sh\necho fine\n")
     server.wait_for(lambda: server.post("/", b'{"x": 2}').status == 200, timeout=15,
                     what="the new worker to answer 200 (not 429)")
-    started = time.monotonic()
     assert server.terminate() == 0
-    assert time.monotonic() - started < 20  # not the whole 30 s drain for invocations long gone
+    # the drain did not wait (30 s) for the invocations that died with their worker
+    assert "drained: exiting" in server.log() and "write_timeout after SIGTERM" not in server.log()
 
 
 def test_arbiter_killed_leaves_no_script_behind(watchdog, sandbox):
