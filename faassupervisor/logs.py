@@ -21,7 +21,8 @@ FORMAT = "{asctime} - supervisor - {level} - {message}"  # OSCAR's supervisor fo
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 _NAMES = {number: name for name, number in LEVELS.items()}
 _CAPTURE_LIMIT = 1 << 20  # bytes of log text kept for a response; the rest stays in the container log
-QUOTE_LIMIT = 300  # characters of one quoted value (a key, an error) a log line shows
+QUOTE_LIMIT = 300  # characters of one word of a quoted value (a key) a log line shows
+LINE_LIMIT = 16384  # characters of one quoted value (an error message) a log line shows
 
 
 class LogCapture:
@@ -73,8 +74,17 @@ class Logger:
 
 
 def shorten(text: str, limit: int = QUOTE_LIMIT) -> str:
-    """`text`, or its beginning and end with how much was left out: a 60 KB object key (or an
-    error quoting one) must not fill the log."""
+    """`text` with each run of over `limit` characters without a space (a 60 KB object key, in an
+    error or alone) cut to its beginning and end with how much was left out, and the whole cut
+    to `LINE_LIMIT`: a quoted value must not fill the log. A long message of many short words
+    (the list of failed uploads) is left whole."""
+    if len(text) <= limit:
+        return text
+    text = " ".join(_cut(word, limit) for word in text.split(" "))
+    return _cut(text, LINE_LIMIT)
+
+
+def _cut(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     keep = limit // 2
