@@ -87,47 +87,34 @@ def test_missing_tmpdir_is_named_and_recovers(watchdog, sandbox):
                           lambda: tmp.mkdir(mode=0o700))
 
 
-def test_read_only_at_start_fails_health_then_recovers(watchdog, sandbox):
+@pytest.mark.parametrize("when", ["at start", "while serving"])
+def test_read_only_tmpdir_fails_health_then_recovers(watchdog, sandbox, when):
     sandbox.write_script(SCRIPT)
     with tmpfs(sandbox.root / "ro") as tmp:
-        remount(tmp, "ro")
-        with unhealthy_watchdog(sandbox, TMPDIR=str(tmp)) as server:
+        if when == "at start":
+            remount(tmp, "ro")
+            started = unhealthy_watchdog(sandbox, TMPDIR=str(tmp))
+        else:
+            started = contextlib.nullcontext(watchdog(TMPDIR=str(tmp)))
+        with started as server:
+            if when == "while serving":
+                assert server.post("/", BODY).status == 200  # a private dir now waits in the pool
+                remount(tmp, "ro")
             _unusable_then_usable(server, tmp, f"TMPDIR {tmp} is not writable: read-only file system",
                                   lambda: remount(tmp, "rw"))
             assert server.terminate() == 0
         assert _files(tmp) == []
 
 
-def test_turning_read_only_while_serving(watchdog, sandbox):
-    sandbox.write_script(SCRIPT)
-    with tmpfs(sandbox.root / "turning") as tmp:
-        server = watchdog(TMPDIR=str(tmp))
-        assert server.post("/", BODY).status == 200  # a private dir now waits in the pool
-        remount(tmp, "ro")
-        _unusable_then_usable(server, tmp, f"TMPDIR {tmp} is not writable: read-only file system",
-                              lambda: remount(tmp, "rw"))
-        assert server.terminate() == 0
-        assert _files(tmp) == []
-
-
-def test_full_tmpdir_answers_500_and_leaves_no_partial_file(watchdog, sandbox):
+@pytest.mark.parametrize("path", ["/", "/job/x"])
+def test_full_tmpdir_answers_500_and_leaves_no_partial_file(watchdog, sandbox, path):
+    """A 5 MiB body into a 2 MiB TMPDIR, synchronous or spooled for a job."""
     sandbox.write_script(SCRIPT)
     with tmpfs(sandbox.root / "full") as tmp:
         server = watchdog(TMPDIR=str(tmp))
-        big = b"\x00" * (5 << 20)
-        answer = server.post("/", big, headers={"Content-Type": "application/octet-stream"})
+        answer = server.post(path, b"\x00" * (5 << 20), headers={"Content-Type": "application/octet-stream"})
         _one_line(answer, 500, f"error: TMPDIR {tmp} is full: no space left on device")
         assert [name for name in _files(tmp) if name != ".lock"] == []
         assert server.post("/", BODY).status == 200
         assert server.terminate() == 0
         assert _files(tmp) == []
-
-
-def test_full_tmpdir_for_a_job(watchdog, sandbox):
-    sandbox.write_script(SCRIPT)
-    with tmpfs(sandbox.root / "fulljob") as tmp:
-        server = watchdog(TMPDIR=str(tmp))
-        answer = server.post("/job/x", b"\x00" * (5 << 20))
-        _one_line(answer, 500, f"error: TMPDIR {tmp} is full: no space left on device")
-        assert [name for name in _files(tmp) if name != ".lock"] == []
-        assert server.terminate() == 0
