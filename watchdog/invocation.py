@@ -29,8 +29,8 @@ from typing import BinaryIO, Callable, Iterator, List, Optional, Tuple, Union
 from faassupervisor import process_tree
 from watchdog.child import Child, RunnerUnavailable
 from watchdog.config import WatchdogConfig
-from watchdog.shared_state import SharedState
 from watchdog.request_environ import cgi_variables, marshal_request, request_variables
+from watchdog.shared_state import SharedState
 from watchdog.status import Outcome, outcome_of_exit
 from watchdog.tempdirs import TempDirPool, TempDirUnavailable
 

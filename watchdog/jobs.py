@@ -20,10 +20,10 @@ import threading
 import time
 from typing import List
 
+from faassupervisor import workdir
 from watchdog.invocation import (
     BodyError, IncomingRequest, Invoker, Reply, Run, message_reply, read_chunks, set_timeout,
 )
-from faassupervisor import workdir
 from watchdog.shared_state import SharedState
 from watchdog.tempdirs import TempDirUnavailable
 from watchdog.status import Outcome

@@ -41,7 +41,7 @@ class WatchdogServer(BaseApplication):
         self.shared = SharedState(config.workers)
         self.forkserver = ForkServerProcess(config.environ) if config.uses_supervisor else None
         self.runtime = None
-        self.dead_workers = []  # reaped workers' pids, whose private dirs are removed
+        self.dead_workers = []  # reaped workers whose private dirs could not all be removed yet
         super().__init__()
 
     # ---- gunicorn's application interface
@@ -129,8 +129,8 @@ class WatchdogServer(BaseApplication):
         # In the arbiter, the worker reaped (killed with SIGKILL, say): its invocations no longer
         # hold max_inflight places nor the drain (the fork server kills them: it watches its clients).
         self.shared.forget(worker.pid)
-        self.dead_workers.append(worker.pid)
-        tempdirs.remove_left_by(self.config.temp_dir, worker.pid)
+        if tempdirs.remove_left_by(self.config.temp_dir, worker.pid):
+            self.dead_workers.append(worker.pid)
 
     def _worker_exit(self, arbiter, worker) -> None:
         if self.runtime is not None:
@@ -201,7 +201,7 @@ class WatchdogArbiter(Arbiter):
             log.warning("write_timeout after SIGTERM: killing %d invocation(s) still running", busy)
             self.app.shared.expire_drain()  # their clients get a 503 saying so
             if self.app.forkserver is not None:
-                self.app.forkserver.stop()  # it kills the sessions of its children
+                self.app.forkserver.stop()  # it kills every process below it
             for pid in list(self.WORKERS):
                 process_tree.kill_descendants(pid)
             raise StopIteration

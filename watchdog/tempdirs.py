@@ -27,15 +27,20 @@ class TempDirUnavailable(Exception):
     """No private directory can be made under TMPDIR (missing, read-only, full): one line naming it."""
 
 
-def remove_left_by(parent: str, pid: int) -> None:
-    """Remove the private dirs of worker `pid`, which is gone (killed: it could not clear them)."""
+def remove_left_by(parent: str, pid: int) -> bool:
+    """Remove the private dirs of worker `pid`, which is gone (killed: it could not clear them);
+    whether some are still there (an invocation being killed may still write in one)."""
     prefix = f"{PREFIX}{pid}-"
     try:
         names = [name for name in os.listdir(parent) if name.startswith(prefix)]
     except OSError:
-        return
+        return False
+    left = False
     for name in names:
-        workdir.remove(os.path.join(parent, name))
+        path = os.path.join(parent, name)
+        workdir.remove(path)
+        left = left or os.path.lexists(path)
+    return left
 
 
 class TempDirPool:
