@@ -84,9 +84,8 @@ def _log():
     return logs.get_logger(__name__)
 
 
-# Characters an unzip may read as a path separator or a drive (`..\\..\\x`, `C:x`), and `%`, the
-# escape itself; control characters are escaped too.
-_ZIP_ESCAPED = frozenset("\\:%")
+# Characters an unzip may read as a path separator or a drive (`..\\..\\x`, `C:x`).
+_ZIP_UNSAFE = "\\:"
 
 
 def zip_entry_name(relative: str) -> str:
@@ -94,14 +93,29 @@ def zip_entry_name(relative: str) -> str:
     climb with: unchanged when it is plain UTF-8 without `\\`, `:` or control characters; else
     each such character, and each byte that is not UTF-8, as `%XX` (so `%` too, for it to be
     read back unambiguously)."""
-    if relative.isprintable() and "\\" not in relative and ":" not in relative:
-        return relative  # (a lone surrogate, i.e. a byte that is not UTF-8, is not printable)
+    return _escaped(relative, _ZIP_UNSAFE, control=True)
+
+
+def object_key_name(relative: str) -> str:
+    """`relative` as (part of) an object key, which must be UTF-8: unchanged when it is; else
+    each byte that is not UTF-8 as `%XX` (and `%` too). `\\` and `:` are fine in keys."""
+    return _escaped(relative, "", control=False)
+
+
+def _escaped(name: str, unsafe: str, control: bool) -> str:
+    if not any(_needs_escape(char, unsafe, control) for char in name):
+        return name
     escaped = []
-    for char in relative:
+    for char in name:
         if "\udc80" <= char <= "\udcff":  # os.fsdecode's stand-in for a byte that is not UTF-8
             escaped.append("%%%02X" % (ord(char) - 0xDC00))
-        elif char in _ZIP_ESCAPED or (not char.isprintable() and char != " ") or "\ud800" <= char <= "\udfff":
+        elif char == "%" or _needs_escape(char, unsafe, control):
             escaped.extend("%%%02X" % byte for byte in char.encode("utf-8", "surrogatepass"))
         else:
             escaped.append(char)
     return "".join(escaped)
+
+
+def _needs_escape(char: str, unsafe: str, control: bool) -> bool:
+    return (char in unsafe or "\ud800" <= char <= "\udfff"
+            or (control and not char.isprintable() and char != " "))

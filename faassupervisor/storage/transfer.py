@@ -29,7 +29,7 @@ from faassupervisor import logs
 from faassupervisor.config.service import ServiceConfig, StoragePath
 from faassupervisor.errors import BadInput, StorageFailure, SupervisorError
 from faassupervisor.events.storage import StorageEvent, match_input
-from faassupervisor.paths import output_files, safe_join, safe_relative
+from faassupervisor.paths import object_key_name, output_files, safe_join, safe_relative
 from faassupervisor.storage.provider import MULTIPART_THRESHOLD, MiB, StorageProvider
 from faassupervisor.storage.registry import ProviderSet
 from faassupervisor.storage.retry import DEFAULT_POLICY, RetryPolicy, TransientStorageError
@@ -138,17 +138,20 @@ def _check_name_length(dest: Path, key: str) -> None:
 MAX_KEY_BYTES = 1024  # S3's (and MinIO's) longest object key
 
 
-def _check_key(key: str) -> None:
-    """StorageFailure, in one line, for an output no provider can store under its name."""
-    try:
-        size = len(key.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise StorageFailure(f"output {key!r} cannot be uploaded: its name is not UTF-8, as object keys must be") from None
+def _key_for(relative: str, folder: str) -> str:
+    """The object key of output `relative` under `folder`: UTF-8, as keys must be (a file name
+    that is not is escaped, and the log says so); StorageFailure, in one line, when too long."""
+    name = object_key_name(relative)
+    if name != relative:
+        log.warning("output %r uploaded as %r: object keys must be UTF-8", relative, name)
+    key = f"{folder}/{name}" if folder else name
+    size = len(key.encode("utf-8"))
     if size > MAX_KEY_BYTES:
         raise StorageFailure(
             f"output {logs.shorten(key)!r} cannot be uploaded: its key is {size} bytes, longer than"
             f" object stores allow ({MAX_KEY_BYTES} bytes)"
         )
+    return key
 
 
 def plan_uploads(output_dir: Path, outputs) -> List[Tuple[StoragePath, Path, str, str]]:
@@ -160,8 +163,7 @@ def plan_uploads(output_dir: Path, outputs) -> List[Tuple[StoragePath, Path, str
             relative = path.relative_to(output_dir).as_posix()
             if not entry.matches(relative):
                 continue
-            key = f"{entry.folder}/{relative}" if entry.folder else relative
-            _check_key(key)
+            key = _key_for(relative, entry.folder)
             plan.append((entry, path, entry.bucket, key))
     return plan
 
