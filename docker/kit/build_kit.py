@@ -51,6 +51,9 @@ COLLECT_SUBMODULES = ("faassupervisor", "watchdog")
 EXCLUDES = ("tkinter", "unittest", "pydoc", "doctest", "lib2to3", "ensurepip", "idlelib", "pytest", "IPython")
 # botocore ships request models for every AWS service (tens of MiB); the s3 provider needs these.
 BOTOCORE_SERVICES = ("s3", "sts", "sso", "sso-oidc")
+# OSCAR runs `alpine: true` services' supervisor from <volume>/alpine/supervisor (its Service.GetSupervisorPath,
+# grycap/oscar pkg/types/service.go); one kit serves every C library, so that path is one more name for it.
+OSCAR_ALIASES = {"alpine/supervisor": "../" + EXECUTABLE}
 # Loaded by glibc itself with dlopen (pthread_cancel and pthread_exit unwind through it), so `ldd` never
 # lists it; an image without it (scratch, musl) would abort a thread's exit.
 GLIBC_DLOPENS = ("libgcc_s.so.1",)
@@ -126,12 +129,14 @@ def prune_botocore(bundle: Path) -> None:
 
 
 def link_commands(bundle: Path, scripts: dict) -> None:
-    for name in scripts:
-        if name != EXECUTABLE:
-            link = bundle / name
-            if link.exists() or link.is_symlink():
-                link.unlink()
-            link.symlink_to(EXECUTABLE)
+    links = {name: EXECUTABLE for name in scripts if name != EXECUTABLE}
+    links.update(OSCAR_ALIASES)
+    for name, target in links.items():
+        link = bundle / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if link.exists() or link.is_symlink():
+            link.unlink()
+        link.symlink_to(target)
 
 
 _LDD_LINE = re.compile(r"(?:=>\s*)?(/\S+)\s+\(0x[0-9a-f]+\)")

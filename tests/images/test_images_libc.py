@@ -141,10 +141,12 @@ def test_watchdog_serves_json_binary_and_text(engine, image, kit, config_dir, da
 
 
 def test_job_pipes_a_storage_event_to_the_supervisor(engine, image, kit, config_dir, data_dir):
-    """A Job's way in: `echo $EVENT | /oscar/bin/supervisor`, the object read from and written to local storage."""
-    _, ref = image
+    """A Job's way in: `echo $EVENT | /oscar/bin/supervisor`, the object read from and written to local storage.
+    On the musl image through `/oscar/bin/alpine/supervisor`, the path OSCAR runs for `alpine: true`."""
+    name, ref = image
+    supervisor = "/oscar/bin/alpine/supervisor" if name == "musl" else "/oscar/bin/supervisor"
     (data_dir / "inbox" / "in" / "note one.txt").write_bytes(b"from storage\n")
-    proc = one_shot(engine, ref, "sh", "-c", 'echo "$EVENT" | /oscar/bin/supervisor',
+    proc = one_shot(engine, ref, "sh", "-c", f'echo "$EVENT" | {supervisor}',
                     env={"EVENT": json.dumps(EVENT)}, mounts=mounts(kit, config_dir, data_dir), check=False)
     assert proc.returncode == 0, proc.stderr.decode()
     assert (data_dir / "outbox" / "out" / "note one.txt").read_bytes() == b"FROM STORAGE\n"
