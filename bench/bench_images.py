@@ -130,24 +130,29 @@ def libc_table(engine: Engine) -> int:
               "| first request (ms) |")
         print("|---|---|---|---|---|---|")
         errors = []
-        for label, kit in kits.items():
-            volume = f"fs-bench-{uuid.uuid4().hex[:12]}"
-            engine("volume", "create", volume)
-            try:
-                engine("run", "--rm", "-v", f"{volume}:/target", kit)
-                size = kit_size_mib(engine, volume, images["bookworm"])
-                mounts = ["-v", f"{volume}:/oscar/bin:ro", "-v", f"{config}:/oscar/config:ro"]
-                for name, image in images.items():
+        volumes = {label: f"fs-bench-{uuid.uuid4().hex[:12]}" for label in kits}
+        try:
+            sizes = {}
+            for label, kit in kits.items():
+                engine("volume", "create", volumes[label])
+                engine("run", "--rm", "-v", f"{volumes[label]}:/target", kit)
+                sizes[label] = kit_size_mib(engine, volumes[label], images["bookworm"])
+            # Image by image, both kits one after the other: the machine's load drifts less between them.
+            for name, image in images.items():
+                for label in kits:
+                    mounts = ["-v", f"{volumes[label]}:/oscar/bin:ro", "-v", f"{config}:/oscar/config:ro"]
                     failure = start_error(engine, image, mounts)
                     if failure:
                         errors.append(f"- {label} on {name} ({libc_images.IMAGES[name]}): `{failure}`")
-                        print(f"| {label} | {name} | {size:.1f} | does not start | – | – |")
+                        print(f"| {label} | {name} | {sizes[label]:.1f} | does not start | – | – |")
                         continue
                     start = supervisor_start_ms(engine, image, mounts, timeloop, work / "tiny.json")
                     samples = [exec_to_ready(engine, image, mounts) for _ in range(FRESH_CONTAINERS)]
                     ready, first = (statistics.median(column) for column in zip(*samples))
-                    print(f"| {label} | {name} | {size:.1f} | {start} | {ready:.0f} | {first:.0f} |")
-            finally:
+                    print(f"| {label} | {name} | {sizes[label]:.1f} | {start} | {ready:.0f} | {first:.0f} |",
+                          flush=True)
+        finally:
+            for volume in volumes.values():
                 engine("volume", "rm", "-f", volume, check=False)
         if errors:
             print("\nWhere a kit does not start, `echo {} | /oscar/bin/supervisor` says:\n")
