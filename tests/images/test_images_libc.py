@@ -21,6 +21,7 @@ import requests
 
 from tests.images import libc_images, png
 from tests.images.conftest import TEST_TAG, Engine, one_shot
+from tests.images.test_images_kit import EVENT  # the MinIO event of the injected Job, key `in/note+one.txt`
 
 pytestmark = pytest.mark.images
 
@@ -38,15 +39,6 @@ CONFIG = {
     "input": [{"storage_provider": "local.data", "path": "inbox/in"}],
     "output": [{"storage_provider": "local.data", "path": "outbox/out"}],
     "storage_providers": {"local": {"data": {"path": "/data"}}},
-}
-EVENT = {
-    "EventName": "s3:ObjectCreated:Put",
-    "Key": "inbox/in/note+one.txt",
-    "Records": [{
-        "eventVersion": "2.0", "eventSource": "minio:s3", "eventTime": "2026-11-23T10:00:00.000Z",
-        "eventName": "s3:ObjectCreated:Put",
-        "s3": {"bucket": {"name": "inbox"}, "object": {"key": "in/note+one.txt", "size": 13}},
-    }],
 }
 # What each image must (and must not) hold, checked with its own shell: the test images are what they claim.
 LIBC_PROBE = ("for f in /lib64/ld-linux-x86-64.so.2 /lib/ld-musl-x86_64.so.1; do [ -e $f ] && echo $f; done; "
