@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -57,8 +58,10 @@ def image(request, engine: Engine) -> tuple:
     name = request.param
     try:
         return name, libc_images.build(engine, name, TEST_TAG)
-    except RuntimeError as err:  # the bullseye base needs root and debootstrap
-        pytest.fail(str(err))
+    except RuntimeError as err:  # the bullseye base needs root, podman and debootstrap
+        if os.environ.get("FAAS_SUPERVISOR_REQUIRE_IMAGES") == "1":
+            pytest.fail(str(err))
+        pytest.skip(f"cannot build the {name} image here: {err}")
 
 
 @pytest.fixture(scope="module")
