@@ -8,11 +8,22 @@ measured injected into the Python-free test service image, as a cluster runs
 it. Loopback only; every container and volume is removed.
 Baseline (the classic watchdog + faas-supervisor 1.5.8, measured for the
 watchdog issue): 413 ms per trivial request.
+
+Then the kit in images of every C library (tests/images/libc_images.py:
+scratch + static busybox, musl, Debian 11 bullseye, Debian 12 bookworm): the
+kit's size, `supervisor` start (median of 20 runs of a tiny JSON, timed inside
+the container by the static bench/timeloop.c), the watchdog's time from exec
+(the container's start) to its first 200 on /_/health, and the first request,
+each the median over three fresh containers. Baseline: the kit as it was
+before it carried its own C library (revision BENCH_IMAGES_BASELINE, default
+below) on bookworm, and the error it stops with on the other images.
+`BENCH_IMAGES=libc` runs only this part.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import statistics
@@ -32,7 +43,12 @@ SHOUT = ROOT / "tests" / "images" / "shout"
 WARM_REQUESTS = 10
 FRESH_CONTAINERS = 3  # medians over this many fresh containers per image
 sys.path.insert(0, str(ROOT))
-from tests.images import png  # noqa: E402  (the tests' PNG writer: no imaging library needed)
+from tests.images import libc_images, png  # noqa: E402  (the tests' image builder and PNG writer)
+
+# The last revision whose kit needed the image's glibc (2.36+): the baseline of the libc table.
+BASELINE_REVISION = os.environ.get("BENCH_IMAGES_BASELINE", "1639951")
+START_RUNS = 20
+LIBC_TAG = "bench"
 
 PICTURE_B64 = base64.b64encode(png.encode_rgb(64, 64, [(x * 4, y * 4, 128) for y in range(64) for x in range(64)]))
 
@@ -93,12 +109,138 @@ def first_requests(engine: Engine, image: str, body: bytes, path: str, run_args:
         engine("rm", "-f", *(("-t", "2") if engine.podman else ()), name, check=False)
 
 
+def libc_table(engine: Engine) -> int:
+    """The kit in each C library's image, against the baseline kit: the second table."""
+    baseline = build_baseline_kit(engine)
+    images = {name: libc_images.build(engine, name, LIBC_TAG) for name in libc_images.IMAGES}
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)
+        work = Path(tmp)
+        timeloop = compile_timeloop(work)
+        config = work / "config"
+        config.mkdir()
+        (config / "script.sh").write_text("#!/bin/sh\necho ok\n")
+        (config / "function_config.yaml").write_text("name: shout\nlog_level: CRITICAL\n")
+        (work / "tiny.json").write_text(json.dumps({"message": "hi"}))
+        kits = {"this kit": "faas-supervisor-kit:latest", f"baseline kit ({BASELINE_REVISION})": baseline}
+        print(f"\n### The kit in every C library's image\n\n`supervisor` start: median of {START_RUNS} runs of a "
+              f"tiny JSON, inside the container; exec → 200 and first request: median of {FRESH_CONTAINERS} "
+              "fresh containers.\n")
+        print("| kit | image | kit size (MiB) | `supervisor` start (ms) | watchdog exec → 200 (ms) "
+              "| first request (ms) |")
+        print("|---|---|---|---|---|---|")
+        errors = []
+        volumes = {label: f"fs-bench-{uuid.uuid4().hex[:12]}" for label in kits}
+        try:
+            sizes = {}
+            for label, kit in kits.items():
+                engine("volume", "create", volumes[label])
+                engine("run", "--rm", "-v", f"{volumes[label]}:/target", kit)
+                sizes[label] = kit_size_mib(engine, volumes[label], images["bookworm"])
+            # Image by image, both kits one after the other: the machine's load drifts less between them.
+            for name, image in images.items():
+                for label in kits:
+                    mounts = ["-v", f"{volumes[label]}:/oscar/bin:ro", "-v", f"{config}:/oscar/config:ro"]
+                    failure = start_error(engine, image, mounts)
+                    if failure:
+                        errors.append(f"- {label} on {name} ({libc_images.IMAGES[name]}): `{failure}`")
+                        print(f"| {label} | {name} | {sizes[label]:.1f} | does not start | – | – |")
+                        continue
+                    start = supervisor_start_ms(engine, image, mounts, timeloop, work / "tiny.json")
+                    samples = [exec_to_ready(engine, image, mounts) for _ in range(FRESH_CONTAINERS)]
+                    ready, first = (statistics.median(column) for column in zip(*samples))
+                    print(f"| {label} | {name} | {sizes[label]:.1f} | {start} | {ready:.0f} | {first:.0f} |",
+                          flush=True)
+        finally:
+            for volume in volumes.values():
+                engine("volume", "rm", "-f", volume, check=False)
+        if errors:
+            print("\nWhere a kit does not start, `echo {} | /oscar/bin/supervisor` says:\n")
+            print("\n".join(errors))
+    return 0
+
+
+def build_baseline_kit(engine: Engine) -> str:
+    """The kit image of BASELINE_REVISION, built from `git archive` of that revision."""
+    tag = "faas-supervisor-kit:baseline"
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASELINE_REVISION], capture_output=True,
+                                 check=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        engine.build(tag, Path(tmp), Path(tmp) / "docker" / "kit" / "Dockerfile")
+    return tag
+
+
+def compile_timeloop(work: Path) -> Optional[Path]:
+    """bench/timeloop.c built static (it runs in images without a C library); None without a compiler."""
+    out = work / "timeloop"
+    proc = subprocess.run(["gcc", "-static", "-O2", "-o", str(out), str(ROOT / "bench" / "timeloop.c")],
+                          capture_output=True)
+    return out if proc.returncode == 0 else None
+
+
+def kit_size_mib(engine: Engine, volume: str, image: str) -> float:
+    listing = engine("run", "--rm", "-v", f"{volume}:/oscar/bin:ro", image, "du", "-sk", "/oscar/bin").stdout
+    return int(listing.decode().split()[0]) / 1024
+
+
+def start_error(engine: Engine, image: str, mounts: List[str]) -> str:
+    """'' if `echo {} | /oscar/bin/supervisor` succeeds in `image`, else its last line of errors."""
+    proc = engine("run", "--rm", *mounts, image, "sh", "-c", "echo '{}' | /oscar/bin/supervisor", check=False)
+    if proc.returncode == 0:
+        return ""
+    lines = [line for line in proc.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+    return lines[-1] if lines else f"exit status {proc.returncode}"
+
+
+def supervisor_start_ms(engine: Engine, image: str, mounts: List[str], timeloop: Optional[Path],
+                        tiny: Path) -> str:
+    if timeloop is None:
+        return "no gcc to build bench/timeloop.c"
+    proc = engine("run", "--rm", *mounts, "-v", f"{timeloop}:/timeloop:ro", "-v", f"{tiny}:/tiny.json:ro",
+                  "--entrypoint", "/timeloop", image, START_RUNS, "/tiny.json", "/oscar/bin/supervisor")
+    return f"{statistics.median(float(line) for line in proc.stdout.decode().split()):.0f}"
+
+
+def exec_to_ready(engine: Engine, image: str, mounts: List[str]) -> tuple:
+    """(ms from the container's start, which execs fwatchdog, to its first 200; first request ms)."""
+    name = f"fs-bench-{uuid.uuid4().hex[:12]}"
+    try:
+        engine("run", "-d", "--name", name, "-p", "127.0.0.1::8080", *mounts, "-e", "fprocess=/oscar/bin/supervisor",
+               "--entrypoint", "/oscar/bin/fwatchdog", image)
+        port = engine("port", name, "8080/tcp").stdout.decode().split()[0].rsplit(":", 1)[1]
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{url}/_/health", timeout=1).status_code == 200:
+                    ready_ns = time.time_ns()
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{image}: watchdog not healthy after 60 s")
+            time.sleep(0.005)
+        started_ns = int(engine("inspect", "--format", "{{.State.StartedAt.UnixNano}}", name).stdout)
+        t0 = time.perf_counter()
+        response = requests.post(f"{url}/run/shout", json={"message": "hi"}, timeout=60)
+        first = (time.perf_counter() - t0) * 1000
+        if response.status_code != 200:
+            raise RuntimeError(f"{image}: {response.status_code} {response.text[:200]}")
+        return (ready_ns - started_ns) / 1e6, first
+    finally:
+        engine("rm", "-f", *(("-t", "2") if engine.podman else ()), name, check=False)
+
+
 def main() -> int:
     path = shutil.which("podman") or shutil.which("docker")
     if path is None:
         print("no container engine (podman or docker): nothing to measure")
         return 0
     engine = Engine(path)
+    if os.environ.get("BENCH_IMAGES") == "libc":
+        engine.build("faas-supervisor-kit:latest", ROOT, DOCKER / "kit" / "Dockerfile")
+        return libc_table(engine)
     cold = os.environ.get("BENCH_IMAGES_COLD") == "1"
     builds = {
         "kit": engine.build("faas-supervisor-kit:latest", ROOT, DOCKER / "kit" / "Dockerfile", cold),
@@ -149,7 +291,7 @@ def main() -> int:
                       f"| {first:.0f} | {warm:.0f} | 413 ms |")
         finally:
             engine("volume", "rm", "-f", volume, check=False)
-    return 0
+    return libc_table(engine)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ def bundle(tmp_path):
     (root / "fwatchdog").chmod(0o755)
     (root / "supervisor").symlink_to("fwatchdog")
     (root / "faas-supervisor").symlink_to("fwatchdog")
+    (root / "alpine").mkdir()
+    (root / "alpine" / "supervisor").symlink_to("../fwatchdog")  # OSCAR's path for `alpine: true`
     (root / "_internal" / "libpython3.so").write_bytes(b"library")
     (root / "_internal" / "libpython3.so").chmod(0o555)
     (root / "_internal" / "magic.mgc").write_bytes(b"database")
