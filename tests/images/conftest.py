@@ -94,7 +94,9 @@ def engine() -> Engine:
         pytest.skip("image tests need a container engine: neither podman nor docker is installed")
     found = Engine(path)
     if not found.image_exists(SERVICE_BASE):
-        reason = f"local base image {SERVICE_BASE} is missing: run {SETUP_SCRIPT} (from the repository root)"
+        reason = (f"the local base image {SERVICE_BASE} is missing (a Debian root file system the tests build "
+                  f"FROM, since no registry is used): build it with {SETUP_SCRIPT}, which .ci/run calls, "
+                  f"or tag any Debian bookworm image with that name")
         if os.environ.get("FAAS_SUPERVISOR_REQUIRE_IMAGES") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
