@@ -83,7 +83,7 @@ def _answer(out: "_Tracking", options, text: str) -> None:
     if options.on_content_type is not None:
         options.on_content_type("text/plain; charset=utf-8")
     try:
-        out.write(text.encode())
+        out.write(text.encode("utf-8", "backslashreplace"))  # a file name that is not UTF-8 may be quoted
         out.flush()
     except (BrokenPipeError, ValueError):
         pass

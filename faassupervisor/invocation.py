@@ -16,7 +16,7 @@ from pathlib import Path
 
 from faassupervisor import logs, mime, response, workdir
 from faassupervisor.config.settings import RuntimeSettings, missing_script_message
-from faassupervisor.errors import BadConfig, ExitStatus
+from faassupervisor.errors import BadConfig, EnvironmentFailure, ExitStatus, ScriptFailed
 from faassupervisor.events.body import DecodedBody, decode_body
 from faassupervisor.logs import LogCapture
 from faassupervisor.paths import output_files
@@ -74,12 +74,26 @@ class Invocation:
             raise BadConfig(missing_script_message(self.settings))
         self.providers.validate()  # bad credentials fail before any work is done
         if self.options.work_dir is not None:
-            return self._run_in(self.options.work_dir, stdin, stdout)
-        private = workdir.make(self.settings.temp_root)
+            return self._in_tmpdir(os.path.dirname(self.options.work_dir), self.options.work_dir, stdin, stdout)
+        parent = self.settings.temp_root or workdir.DEFAULT_PARENT
         try:
-            return self._run_in(private, stdin, stdout)
+            private = workdir.make(parent)
+        except OSError as err:
+            raise EnvironmentFailure(workdir.environment_fault(err, parent, making=True)) from None
+        try:
+            return self._in_tmpdir(parent, private, stdin, stdout)
         finally:
             workdir.remove(private)
+
+    def _in_tmpdir(self, parent: str, private: str, stdin: BinaryIO, stdout: BinaryIO) -> ExitStatus:
+        """`_run_in`, with a read-only or full TMPDIR said in one line, naming it."""
+        try:
+            return self._run_in(private, stdin, stdout)
+        except OSError as err:
+            fault = workdir.environment_fault(err, parent)
+            if fault is None:
+                raise
+            raise EnvironmentFailure(fault) from None
 
     def _run_in(self, private: str, stdin: BinaryIO, stdout: BinaryIO) -> ExitStatus:
         # Paths as strings on the request's way: see `faassupervisor.config.settings`.
@@ -99,7 +113,9 @@ class Invocation:
         script = self._script_path(private)
         log.info("running %s", self.settings.script.description)
         script_output = os.path.join(private, ".script-output")
+        before = os.stat(private)
         result = run_script(script, script_env, input_dir, script_output, self.options.timeout)
+        _check_same_dir(private, before)
         if not result.ok:
             log.error("%s%s", result.describe(), self._kept_back(output_dir))
             return self._respond(response.Response(parts=self._log_parts(script_output)), stdout, result)
@@ -208,6 +224,17 @@ class Invocation:
             self.options.on_content_type(answer.content_type)
         answer.write_to(stdout)
         return ExitStatus.SUCCESS if result.ok else ExitStatus.SCRIPT_FAILED
+
+
+def _check_same_dir(path: str, before: os.stat_result) -> None:
+    """The work dir is still the one we made, not a link or a directory the script put in its
+    place (its outputs are listed, answered and uploaded from there: nothing outside may be)."""
+    try:
+        after = os.lstat(path)
+    except OSError:
+        after = None
+    if after is None or (after.st_dev, after.st_ino) != (before.st_dev, before.st_ino):
+        raise ScriptFailed(f"the script replaced its work directory {path}: its outputs are refused")
 
 
 class _Prefixed:

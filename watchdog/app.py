@@ -26,6 +26,7 @@ from typing import Callable, Optional
 
 from flask import Flask, Response, request
 
+from faassupervisor import workdir
 from watchdog import auth, lockfile
 from watchdog.config import WatchdogConfig
 from watchdog.exec_runner import ExecRunner
@@ -83,7 +84,7 @@ class Runtime:
 def create_app(config: WatchdogConfig, runtime: Optional[Runtime] = None) -> Flask:
     """The watchdog's WSGI app for `config`."""
     runtime = runtime or Runtime.build(config)
-    invoker = Invoker(config, runtime.runner, runtime.live, runtime.temp_dirs)
+    invoker = Invoker(config, runtime.runner, runtime.live, runtime.temp_dirs, runtime.shared)
     jobs = JobRunner(invoker, runtime.shared, config.max_jobs, config.job_queue_size)
     metrics = Metrics()
     shared = runtime.shared
@@ -150,6 +151,13 @@ def create_app(config: WatchdogConfig, runtime: Optional[Runtime] = None) -> Fla
     def health() -> Response:
         if request.method not in ("GET", "HEAD"):
             return _response(message_reply(Outcome.METHOD_NOT_ALLOWED, "/_/health: use GET"))
+        if not shared.draining:
+            problem = workdir.unusable(config.temp_dir)
+            if problem is not None:
+                shared.set_lock_pending(not config.suppress_lock)  # it went with TMPDIR: rewritten once usable
+                return Response(problem + "\n", 503, content_type="text/plain; charset=utf-8")
+            if shared.lock_pending and not config.suppress_lock:
+                _write_pending_lock(config.lock_path, shared)
         healthy = not shared.draining and (config.suppress_lock or lockfile.present(config.lock_path))
         if healthy:
             return Response("OK\n", 200, content_type="text/plain; charset=utf-8")
@@ -185,6 +193,15 @@ def create_app(config: WatchdogConfig, runtime: Optional[Runtime] = None) -> Fla
         return invoke_sync()
 
     return app
+
+
+def _write_pending_lock(path: str, shared: SharedState) -> None:
+    """The lock file the start could not write (TMPDIR was unusable then, and is usable now)."""
+    try:
+        lockfile.write(path)
+    except OSError:
+        return
+    shared.set_lock_pending(False)
 
 
 def _incoming() -> IncomingRequest:

@@ -14,6 +14,7 @@ import logging
 import os
 import select
 import selectors
+import signal
 import socket
 import subprocess
 import secrets
@@ -69,8 +70,14 @@ class ForkServerProcess:
             if self.process is None:
                 self.start()
             elif self.process.poll() is not None:
-                log.error("fork server exited with status %s; restarting it", self.process.returncode)
+                log.error("fork server %s; restarting it", describe_exit(self.process.returncode))
                 self.start()
+
+    def poll(self) -> None:
+        """Collect the server's exit status if it has ended (before anyone else's waitpid(-1) does)."""
+        process = self.process
+        if process is not None:
+            process.poll()
 
     def detach(self) -> None:
         """In a forked gunicorn worker: drop our copy of the server's stdin, so only the arbiter keeps it alive."""
@@ -94,6 +101,16 @@ class ForkServerProcess:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def describe_exit(returncode: int) -> str:
+    """`killed by SIGKILL` or `exited with status 1`, from a Popen returncode."""
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exited with status {returncode}"
 
 
 def _read_line(stream, timeout: float) -> bytes:

@@ -144,12 +144,12 @@ class Container:
         proc = self.engine("inspect", "--format", "{{.State.Running}}", self.name, check=False, timeout=60)
         return proc.stdout.decode().strip() == "true"
 
-    def wait_ready(self, timeout: float = 60) -> None:
-        """Until GET /_/health answers 200; fails with the container's log if it exits or never does."""
+    def wait_ready(self, timeout: float = 60, path: str = "/_/health") -> None:
+        """Until GET `path` answers 200; fails with the container's log if it exits or never does."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if requests.get(f"{self.url}/_/health", timeout=2).status_code == 200:
+                if requests.get(f"{self.url}{path}", timeout=2).status_code == 200:
                     return
             except requests.RequestException:
                 pass
