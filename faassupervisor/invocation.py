@@ -132,7 +132,7 @@ class Invocation:
         return self._respond(self._success_response(files, output_dir, private, script_output), stdout, result)
 
     def _kept_back(self, output_dir: str) -> str:
-        """The failure line's tail when outputs exist: a failed script uploads nothing (decided in issue 13)."""
+        """The failure line's tail when outputs exist: a failed script uploads nothing, and says how much."""
         if not self.service.output:
             return ""
         count = len(output_files(output_dir))

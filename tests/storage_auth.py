@@ -18,22 +18,22 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.storage_servers import free_port
+from tests.storage_servers import S3Server, free_port
 
 # create_user, create_access_key, put_user_policy: the unchecked set-up requests.
 _SETUP_REQUESTS = 3
 _ALLOW_ALL = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
 
 
-class AuthenticatedS3:
+class AuthenticatedS3(S3Server):
     """A moto S3 server that checks signatures, the keys it accepts, and a client signed with them."""
 
     def __init__(self):
+        # Not S3Server.__init__: that starts an in-process server, whose authentication is shared.
         import boto3
 
         port = free_port()
@@ -51,18 +51,6 @@ class AuthenticatedS3:
         self.access_key, self.secret_key = key["AccessKeyId"], key["SecretAccessKey"]
         self.client = boto3.client("s3", endpoint_url=self.url, region_name="us-east-1",
                                    aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key)
-
-    def bucket(self, prefix: str = "bucket") -> str:
-        name = f"{prefix}-{uuid.uuid4().hex[:10]}"
-        self.client.create_bucket(Bucket=name)
-        return name
-
-    def keys(self, bucket: str) -> list:
-        listed = self.client.list_objects_v2(Bucket=bucket).get("Contents", ())
-        return sorted(obj["Key"] for obj in listed)
-
-    def read(self, bucket: str, key: str) -> bytes:
-        return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
 
     def stop(self) -> None:
         self._proc.terminate()

@@ -68,17 +68,25 @@ def oscar_config(server, inbox: str, outbox: str, **extra) -> dict:
     }
 
 
-def test_hidden_keys_and_the_mounted_secret_download_run_and_upload(sandbox, authenticated_s3):
-    s3 = authenticated_s3
+def oscar_job(sandbox, s3, script: str = COPY_SCRIPT, env=None):
+    """A Job as OSCAR runs it: `hidden` keys, the secret mounted, in/photo.txt's event in EVENT."""
     inbox, outbox = s3.bucket("in"), s3.bucket("out")
     s3.client.put_object(Bucket=inbox, Key="in/photo.txt", Body=b"pixels\n")
-    configure(sandbox, oscar_config(s3, inbox, outbox))
+    configure(sandbox, oscar_config(s3, inbox, outbox), script=script)
     mount_secret(sandbox, s3)
+    run = sandbox.supervisor(b"", env={"EVENT": json.dumps(minio_event(inbox, "in/photo.txt")), **(env or {})})
+    return run, outbox
 
-    run = sandbox.supervisor(b"", env={"EVENT": json.dumps(minio_event(inbox, "in/photo.txt"))})
+
+def test_hidden_keys_and_the_mounted_secret_download_run_and_upload(sandbox, authenticated_s3):
+    run, outbox = oscar_job(sandbox, authenticated_s3)
 
     assert run.returncode == 0, run.stderr
-    assert s3.read(outbox, "out/copy-photo.txt") == b"pixels\n"
+    assert authenticated_s3.read(outbox, "out/copy-photo.txt") == b"pixels\n"
+    # A storage event answers with the logs and the script's output, never the file (the Job's log).
+    assert "uploaded 1 file(s)" in run.text
+    assert run.text.endswith("processing in/photo.txt\n")
+    assert "cGl4ZWxz" not in run.text  # base64 of the output file
 
 
 def test_hidden_keys_without_the_secret_directory_exit_2_naming_provider_and_path(sandbox, authenticated_s3):
@@ -188,35 +196,12 @@ def test_a_bucket_outside_bucket_list_is_still_refused(sandbox, authenticated_s3
     assert "no 'minio' (or 'local') input is configured for that bucket" in run.text
 
 
-# --- a storage event answers with the logs and the script's output, not the file ---
-
-def test_a_storage_event_answers_with_logs_and_script_output(sandbox, authenticated_s3):
-    s3 = authenticated_s3
-    inbox, outbox = s3.bucket("in"), s3.bucket("out")
-    s3.client.put_object(Bucket=inbox, Key="in/photo.txt", Body=b"pixels\n")
-    configure(sandbox, oscar_config(s3, inbox, outbox))
-    mount_secret(sandbox, s3)
-
-    run = sandbox.supervisor(b"", env={"EVENT": json.dumps(minio_event(inbox, "in/photo.txt"))})
-
-    assert run.returncode == 0, run.stderr
-    assert "uploaded 1 file(s)" in run.text
-    assert run.text.endswith("processing in/photo.txt\n")
-    assert "cGl4ZWxz" not in run.text  # base64 of the output file: never the Job's log
-
-
 # --- what else OSCAR sets: JOB_UUID and RESOURCE_ID reach the script; prefixes match relative paths ---
 
 def test_job_uuid_and_resource_id_reach_the_script(sandbox, authenticated_s3):
-    s3 = authenticated_s3
-    inbox, outbox = s3.bucket("in"), s3.bucket("out")
-    s3.client.put_object(Bucket=inbox, Key="in/a.txt", Body=b"a\n")
-    configure(sandbox, oscar_config(s3, inbox, outbox),
-              script='#!/bin/sh\necho "job=$JOB_UUID resource=$RESOURCE_ID base=[$OSCAR_SERVICE_BASE_PATH]"\n')
-    mount_secret(sandbox, s3)
-    env = {"EVENT": json.dumps(minio_event(inbox, "in/a.txt")), "JOB_UUID": "svc-job-1234",
-           "RESOURCE_ID": "svc-resource", "OSCAR_SERVICE_BASE_PATH": ""}  # empty: not exposed (OSCAR 4)
-    run = sandbox.supervisor(b"", env=env)
+    env = {"JOB_UUID": "svc-job-1234", "RESOURCE_ID": "svc-resource", "OSCAR_SERVICE_BASE_PATH": ""}  # empty: not exposed
+    run, _ = oscar_job(sandbox, authenticated_s3, env=env,
+                       script='#!/bin/sh\necho "job=$JOB_UUID resource=$RESOURCE_ID base=[$OSCAR_SERVICE_BASE_PATH]"\n')
     assert run.returncode == 0, run.stderr
     assert run.text.endswith("job=svc-job-1234 resource=svc-resource base=[]\n")
 
@@ -282,15 +267,10 @@ def test_what_a_delegated_event_names(named, expected):
 
 
 def test_a_failed_script_uploads_nothing_and_says_how_many_files_were_kept_back(sandbox, authenticated_s3):
-    s3 = authenticated_s3
-    inbox, outbox = s3.bucket("in"), s3.bucket("out")
-    s3.client.put_object(Bucket=inbox, Key="in/a.txt", Body=b"a\n")
-    configure(sandbox, oscar_config(s3, inbox, outbox),
-              script='#!/bin/sh\ncd "$TMP_OUTPUT_DIR"; echo 1 > one; echo 2 > two\nexit 4\n')
-    mount_secret(sandbox, s3)
-    run = sandbox.supervisor(b"", env={"EVENT": json.dumps(minio_event(inbox, "in/a.txt"))})
+    run, outbox = oscar_job(sandbox, authenticated_s3,
+                            script='#!/bin/sh\ncd "$TMP_OUTPUT_DIR"; echo 1 > one; echo 2 > two\nexit 4\n')
     assert run.returncode == ExitStatus.SCRIPT_FAILED
     errors = [line for line in run.stderr.splitlines() if " - ERROR - " in line]
     assert len(errors) == 1
     assert errors[0].endswith("script exited with status 4; 2 output file(s) kept back: a failed script uploads nothing")
-    assert s3.keys(outbox) == []
+    assert authenticated_s3.keys(outbox) == []

@@ -33,7 +33,7 @@ import pytest
 import requests
 import yaml
 
-from tests.images.conftest import SERVICE_BASE, Engine, one_shot
+from tests.images.conftest import SERVICE_BASE, Container, Engine, one_shot
 from tests.storage_auth import authenticated_s3  # noqa: F401  (a fixture)
 from tests.storage_servers import free_port
 
@@ -218,8 +218,9 @@ def test_synchronous_request(engine, oscar_pvc, authenticated_s3, buckets, tmp_p
         args += ["-v", mount]
     try:
         engine(*args, SERVICE_BASE, timeout=120)
-        url = f"http://127.0.0.1:{port}"
-        _wait_healthy(engine, name, url)
+        box = Container(engine, name)
+        url = box.url = f"http://127.0.0.1:{port}"
+        box.wait_ready()
         headers = {"Authorization": f"Bearer {TOKEN}"} if version == "4.x" else {}
         # What `oscar-cli service run --text-input` sends: base64 of the text.
         answer = requests.post(f"{url}/run/{SERVICE}", data=base64.b64encode(b"hello oscar\n"), headers=headers,
@@ -233,17 +234,3 @@ def test_synchronous_request(engine, oscar_pvc, authenticated_s3, buckets, tmp_p
     finally:
         engine("rm", "-f", *engine.stop_timeout, name, check=False, timeout=120)
 
-
-def _wait_healthy(engine: Engine, name: str, url: str, timeout: float = 60) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/_/health", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    logs = engine("logs", name, check=False, timeout=60)
-    raise AssertionError(f"the watchdog never became healthy:\n{(logs.stdout + logs.stderr).decode()[-4000:]}")
