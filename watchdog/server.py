@@ -16,6 +16,7 @@ decisions are taken in the arbiter's loop.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -32,14 +33,21 @@ from watchdog.config import WatchdogConfig
 from watchdog.forkclient import ForkServerProcess
 from watchdog.shared_state import SharedState
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only
+    from typing import Optional
+
 log = logging.getLogger(__name__)
 
 
 class WatchdogServer(BaseApplication):
-    def __init__(self, config: WatchdogConfig):
+    def __init__(self, config: WatchdogConfig, forkserver: Optional[ForkServerProcess] = None):
+        """`forkserver`: one already spawned (`fwatchdog` starts it first), else made here."""
         self.config = config
         self.shared = SharedState(config.workers)
-        self.forkserver = ForkServerProcess(config.environ) if config.uses_supervisor else None
+        if forkserver is None and config.uses_supervisor:
+            forkserver = ForkServerProcess(config.environ)
+        self.forkserver = forkserver
         self.runtime = None
         super().__init__()
 
@@ -64,6 +72,7 @@ class WatchdogServer(BaseApplication):
             "control_socket_disable": True,  # gunicorn >= 24's control socket: not ours to expose
             "worker_tmp_dir": _heartbeat_dir(),
             "when_ready": self._when_ready,
+            "pre_fork": self._pre_fork,
             "post_fork": self._post_fork,
             "post_worker_init": self._post_worker_init,
             "worker_exit": self._worker_exit,
@@ -98,6 +107,13 @@ class WatchdogServer(BaseApplication):
             lockfile.write(self.config.lock_path)
         mode = "fork server" if self.forkserver else "exec " + " ".join(self.config.fprocess)
         log.info("fwatchdog ready on %s:%s (%s)", self.config.listen_address, self.config.port, mode)
+
+    def _pre_fork(self, arbiter, worker) -> None:
+        # What the arbiter imported (gunicorn, Flask, the app's modules) is shared with each worker
+        # copy-on-write; frozen, the worker's garbage collector never walks it, and so never writes
+        # to (and copies) those pages: a worker's own memory is then mostly what it made itself.
+        gc.collect()
+        gc.freeze()
 
     def _post_fork(self, arbiter, worker) -> None:
         if self.forkserver is not None:
