@@ -16,7 +16,6 @@ decisions are taken in the arbiter's loop.
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import signal
@@ -72,7 +71,6 @@ class WatchdogServer(BaseApplication):
             "control_socket_disable": True,  # gunicorn >= 24's control socket: not ours to expose
             "worker_tmp_dir": _heartbeat_dir(),
             "when_ready": self._when_ready,
-            "pre_fork": self._pre_fork,
             "post_fork": self._post_fork,
             "post_worker_init": self._post_worker_init,
             "worker_exit": self._worker_exit,
@@ -107,13 +105,6 @@ class WatchdogServer(BaseApplication):
             lockfile.write(self.config.lock_path)
         mode = "fork server" if self.forkserver else "exec " + " ".join(self.config.fprocess)
         log.info("fwatchdog ready on %s:%s (%s)", self.config.listen_address, self.config.port, mode)
-
-    def _pre_fork(self, arbiter, worker) -> None:
-        # What the arbiter imported (gunicorn, Flask, the app's modules) is shared with each worker
-        # copy-on-write; frozen, the worker's garbage collector never walks it, and so never writes
-        # to (and copies) those pages: a worker's own memory is then mostly what it made itself.
-        gc.collect()
-        gc.freeze()
 
     def _post_fork(self, arbiter, worker) -> None:
         if self.forkserver is not None:
