@@ -87,3 +87,11 @@ def test_a_fork_server_killed_during_its_warm_ups_leaves_nothing(sandbox):
     finally:
         server.stop()
     assert server._warm_dir is None
+
+
+def test_the_arbiter_imports_no_multiprocessing_for_a_single_worker(sandbox):
+    # Its process-shared lock is only needed when several workers count invocations together.
+    code = ("import sys; import watchdog.server; from watchdog.shared_state import SharedState; "
+            "SharedState(1); print('multiprocessing' in sys.modules)")
+    done = _python(code, sandbox.env)
+    assert (done.returncode, done.stdout) == (0, "False\n"), done.stderr

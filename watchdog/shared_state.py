@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ctypes
 import mmap
-import multiprocessing
 import threading
 
 
@@ -26,7 +25,12 @@ class SharedState:
     def __init__(self, processes: int = 1):
         self._memory = mmap.mmap(-1, ctypes.sizeof(_Counters))  # MAP_SHARED | MAP_ANONYMOUS
         self._counters = _Counters.from_buffer(self._memory)
-        self._lock = multiprocessing.Lock() if processes > 1 else threading.Lock()
+        if processes > 1:
+            import multiprocessing  # only then: ~5 ms of every cold start for the usual single worker
+
+            self._lock = multiprocessing.Lock()
+        else:
+            self._lock = threading.Lock()
 
     # ---- draining
 
