@@ -95,3 +95,22 @@ def test_the_arbiter_imports_no_multiprocessing_for_a_single_worker(sandbox):
             "SharedState(1); print('multiprocessing' in sys.modules)")
     done = _python(code, sandbox.env)
     assert (done.returncode, done.stdout) == (0, "False\n"), done.stderr
+
+
+def test_the_other_warm_ups_run_after_ready_then_their_directory_goes(sandbox):
+    import time
+
+    from watchdog.forkclient import ForkServerProcess
+
+    sandbox.write_script("#!/bin/sh\ntrue\n")
+    server = ForkServerProcess(sandbox.env)
+    server.start()
+    try:
+        warm_dir = server._warm_dir
+        assert warm_dir is not None and os.path.isdir(warm_dir)  # left to run when ready
+        deadline = time.monotonic() + 60
+        while os.path.exists(warm_dir) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not os.path.exists(warm_dir)
+    finally:
+        server.stop()

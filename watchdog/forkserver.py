@@ -121,6 +121,7 @@ PRELOAD = (
 
 
 WARM_UPS_BEFORE_READY = 1  # the rest run once the server is ready, while it is idle (ForkServer)
+WARM_UP_DELAY = 1.0  # seconds after ready: the watchdog's own start (its imports) goes first
 
 
 def preload() -> Optional[str]:
@@ -330,10 +331,12 @@ class ForkServer:
         # From now on stdout is the container log, like stderr: nothing a child prints may
         # land in the pipe the watchdog stopped reading.
         os.dup2(2, 1)
+        warm_up_at = time.monotonic() + WARM_UP_DELAY
         while self.serving:
             timeout = self.top_up()
             if self.warm_ups_left and timeout is None:
-                timeout = 0  # nothing to wait for: warm up if nothing happened
+                # nothing else to wait for: warm up then, if nothing happened
+                timeout = max(0, int((warm_up_at - time.monotonic()) * 1000))
             events = poller.poll(timeout)
             for fd, _events in events:
                 if fd == self.taken_read:
@@ -342,7 +345,7 @@ class ForkServer:
                     self.reap()
                 else:
                     self.parent_readable()
-            if not events and self.warm_ups_left and self.serving:
+            if not events and self.warm_ups_left and self.serving and time.monotonic() >= warm_up_at:
                 self.warm_up_while_idle()
         self.shutdown()
 
