@@ -13,6 +13,10 @@ spares are forked: the arbiter, its worker, the fork server and its spares
 (each spare shares most of its pages with the fork server; PSS counts each
 shared page once across all of them, so the sum is what the tree costs).
 
+`BENCH_COLDSTART_BEFORE=<dir>` (a checkout of an older revision, e.g. from
+`git archive`) adds its starts in turns with ours, run from that directory
+with it first on PYTHONPATH, so both columns see the same load.
+
 Baseline (issue 18, this machine): spawn -> first 200 298 ms (the classic
 watchdog + faas-supervisor 1.5.8: 601 ms; the classic watchdog alone: 10 ms);
 idle PSS 51 MiB (the classic watchdog: 8 MiB).
@@ -40,7 +44,8 @@ from tests.watchdog_server import FWATCHDOG, children, free_port  # noqa: E402
 from faassupervisor import process_tree  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_COLDSTART_RUNS", "10"))
-SETTLE = 1.0  # after the first answer: the spares are forked, the tree is idle
+SETTLE = 4.0  # after the first answer: the spares are forked, the warm-ups done, the tree idle
+BEFORE = os.environ.get("BENCH_COLDSTART_BEFORE")
 BODY = b'{"message": "hi"}'
 
 
@@ -86,17 +91,20 @@ def idle_pss(arbiter: int) -> Dict[str, List[int]]:
     return roles
 
 
-def cold_start(base: Path, index: int) -> dict:
-    """One start: ms to health 200, ms to the first invocation's 200, PSS by role."""
+def cold_start(base: Path, index, tree=None) -> dict:
+    """One start (of the checkout in `tree`, else this one): ms to health 200, ms to the first
+    invocation's 200, PSS by role."""
     work = base / f"run-{index}"
     work.mkdir()
     env = environment(work, "#!/bin/sh\necho hi\n")
     port = free_port()
     env.update(port=str(port), listen_address="127.0.0.1", healthcheck_interval="0")
+    if tree:
+        env["PYTHONPATH"] = tree
     log = open(work / "fwatchdog.log", "wb")
     started = time.perf_counter()
     process = subprocess.Popen([FWATCHDOG], env=env, stdout=log, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, start_new_session=True)
+                               stdin=subprocess.DEVNULL, start_new_session=True, cwd=tree)
     log.close()
     try:
         health = None
@@ -140,41 +148,51 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "faassupervisor"), str(ROOT / "watchdog")],
                    check=True, stdout=subprocess.DEVNULL)
     print(f"Median of {RUNS} starts; load: {os.getloadavg()[0]:.2f} (1-min average) on {os.cpu_count()} CPUs\n")
+    columns = {"this checkout": None} if not BEFORE else {"before": BEFORE, "this checkout": None}
+    runs = {label: [] for label in columns}
     with tempfile.TemporaryDirectory(prefix="bench-coldstart-") as name:
         base = Path(name)
-        cold_start(base, -1)  # warm the page cache
-        runs = []
-        for i in range(RUNS):  # in turns with the floors, so that load hits them alike
-            run = cold_start(base, i)
-            run.update(floor_ms=floor_ms(FLOOR), pass_ms=floor_ms("pass"))
-            runs.append(run)
-    failed = sum(run["first_status"] != 200 for run in runs)
+        for label, tree in columns.items():
+            cold_start(base, f"{label}-warm", tree)  # the page cache
+        for i in range(RUNS):  # in turns (and with the floors), so that load hits all alike
+            floor, bare = floor_ms(FLOOR), floor_ms("pass")
+            for label, tree in columns.items():
+                run = cold_start(base, f"{label}-{i}", tree)
+                run.update(floor_ms=floor, pass_ms=bare)
+                runs[label].append(run)
 
-    def median(key):
-        return statistics.median(run[key] for run in runs)
+    def median(label, key):
+        return statistics.median(run[key] for run in runs[label])
 
-    ratio = statistics.median(run["first_ms"] / run["floor_ms"] for run in runs)
-    print("| from spawn (fork-server mode) | ms (median) |")
-    print("|---|---:|")
-    print(f"| `/_/health` answers 200 | {median('health_ms'):.0f} |")
-    print(f"| first invocation answers 200 | {median('first_ms'):.0f} |")
-    print(f"| floor: `python -c \"{FLOOR}\"` | {median('floor_ms'):.0f} |")
-    print(f"| `python -c pass` | {median('pass_ms'):.0f} |")
-    print(f"\nFirst 200 / floor: {ratio:.2f}x (median of the runs' ratios).")
-    if failed:
-        print(f"\n{failed} of {RUNS} first invocations after health 200 did not answer 200.")
-    print("\n| idle process | count | PSS each (MiB, median) | PSS (MiB) |")
-    print("|---|---:|---:|---:|")
-    total = 0.0
+    def row(title, cells):
+        print(f"| {title} | " + " | ".join(cells) + " |")
+
+    row("from spawn (fork-server mode), ms (median)", list(columns))
+    row("---", ["---:"] * len(columns))
+    row("`/_/health` answers 200", [f"{median(c, 'health_ms'):.0f}" for c in columns])
+    row("first invocation answers 200", [f"{median(c, 'first_ms'):.0f}" for c in columns])
+    row("first 200 / floor (median of the runs' ratios)",
+        [f"{statistics.median(r['first_ms'] / r['floor_ms'] for r in runs[c]):.2f}x" for c in columns])
+    print(f"\nFloor, in turns with the starts: `python -c \"{FLOOR}\"` {median('this checkout', 'floor_ms'):.0f} ms, "
+          f"`python -c pass` {median('this checkout', 'pass_ms'):.0f} ms.")
+    for label in columns:
+        failed = sum(run["first_status"] != 200 for run in runs[label])
+        if failed:
+            print(f"\n{label}: {failed} of {RUNS} first invocations after health 200 did not answer 200.")
+    print()
+    row("idle PSS (MiB, median): process", [f"{c}: count | {c}: each | {c}: all" for c in columns])
+    row("---", ["---: | ---: | ---:"] * len(columns))
+    totals = {c: 0.0 for c in columns}
     for role in ("arbiter", "worker", "fork server", "spare"):
-        counts = [len(run["pss"][role]) for run in runs]
-        sums = [sum(run["pss"][role]) / 1024 for run in runs]
-        each = [kib / 1024 for run in runs for kib in run["pss"][role]]
-        if not each:
-            continue
-        total += statistics.median(sums)
-        print(f"| {role} | {statistics.median(counts):g} | {statistics.median(each):.1f} | {statistics.median(sums):.1f} |")
-    print(f"| **whole tree** | | | **{total:.1f}** |")
+        cells = []
+        for label in columns:
+            counts = [len(run["pss"][role]) for run in runs[label]]
+            sums = [sum(run["pss"][role]) / 1024 for run in runs[label]]
+            each = [kib / 1024 for run in runs[label] for kib in run["pss"][role]] or [0.0]
+            totals[label] += statistics.median(sums)
+            cells.append(f"{statistics.median(counts):g} | {statistics.median(each):.1f} | {statistics.median(sums):.1f}")
+        row(role, cells)
+    row("**whole tree**", [f" | | **{totals[c]:.1f}**" for c in columns])
     print("\nGoals (issue 18): spawn -> first 200 <= 150 ms; idle PSS of the tree <= 35 MiB.")
 
 
