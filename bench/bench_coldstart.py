@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_watchdog import environment  # noqa: E402
-from tests.watchdog_server import FWATCHDOG, children, free_port  # noqa: E402
+from tests.watchdog_server import FWATCHDOG, _cmdline, children, free_port  # noqa: E402
 from faassupervisor import process_tree  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_COLDSTART_RUNS", "10"))
@@ -69,14 +69,6 @@ def _pss_kib(pid: int) -> int:
     except OSError:
         pass
     return 0
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return handle.read()
-    except OSError:
-        return b""
 
 
 def idle_pss(arbiter: int) -> Dict[str, List[int]]:

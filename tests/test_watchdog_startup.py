@@ -9,10 +9,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from faassupervisor import workdir
 from watchdog import forkserver
+from watchdog.forkclient import ForkServerProcess
 from tests.watchdog_server import WatchdogProcess
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,26 +73,6 @@ def test_the_first_health_200_means_an_invocation_is_answered(sandbox):
         server.terminate()
 
 
-def test_a_fork_server_killed_during_its_warm_ups_leaves_nothing(sandbox):
-    # The warm-ups after `ready` run in a directory the watchdog knows, and removes if the
-    # server dies before it could (restart or stop).
-    from watchdog.forkclient import ForkServerProcess
-
-    sandbox.write_script("#!/bin/sh\ntrue\n")
-    server = ForkServerProcess(sandbox.env)
-    server.start()
-    try:
-        warm_dir = server._warm_dir
-        assert warm_dir is not None and warm_dir.startswith(str(sandbox.tmp))
-        server.process.kill()
-        server.process.wait()
-        server.ensure_running()  # a new one
-        assert not os.path.exists(warm_dir)
-    finally:
-        server.stop()
-    assert server._warm_dir is None
-
-
 def test_the_arbiter_imports_no_multiprocessing_for_a_single_worker(sandbox):
     # Its process-shared lock is only needed when several workers count invocations together.
     code = ("import sys; import watchdog.server; from watchdog.shared_state import SharedState; "
@@ -97,20 +81,32 @@ def test_the_arbiter_imports_no_multiprocessing_for_a_single_worker(sandbox):
     assert (done.returncode, done.stdout) == (0, "False\n"), done.stderr
 
 
-def test_the_other_warm_ups_run_after_ready_then_their_directory_goes(sandbox):
-    import time
-
-    from watchdog.forkclient import ForkServerProcess
-
+@pytest.fixture
+def fork_server(sandbox):
+    """A fork server as the watchdog starts it, just ready: (the process, its warm-up directory)."""
     sandbox.write_script("#!/bin/sh\ntrue\n")
     server = ForkServerProcess(sandbox.env)
     server.start()
-    try:
-        warm_dir = server._warm_dir
-        assert warm_dir is not None and os.path.isdir(warm_dir)  # left to run when ready
-        deadline = time.monotonic() + 60
-        while os.path.exists(warm_dir) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not os.path.exists(warm_dir)
-    finally:
-        server.stop()
+    warm_dir = server._warm_dir
+    assert warm_dir is not None and os.path.isdir(warm_dir)  # the other warm-ups are left to run
+    assert warm_dir.startswith(str(sandbox.tmp))
+    yield server, warm_dir
+    server.stop()
+    assert server._warm_dir is None
+
+
+def test_the_other_warm_ups_run_after_ready_then_their_directory_goes(fork_server):
+    _server, warm_dir = fork_server
+    deadline = time.monotonic() + 60
+    while os.path.exists(warm_dir) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(warm_dir)
+
+
+def test_a_fork_server_killed_during_its_warm_ups_leaves_nothing(fork_server):
+    # They run in a directory the watchdog knows, and removes if the server dies before it could.
+    server, warm_dir = fork_server
+    server.process.kill()
+    server.process.wait()
+    server.ensure_running()  # a new one
+    assert not os.path.exists(warm_dir)
