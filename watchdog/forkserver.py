@@ -122,6 +122,7 @@ PRELOAD = (
 
 WARM_UPS_BEFORE_READY = 1  # the rest run once the server is ready, while it is idle (ForkServer)
 WARM_UP_DELAY = 1.0  # seconds after ready: the watchdog's own start (its imports) goes first
+WARM_UP_PREFIX = "fwatchdog-warm-up-"  # their directory in TMPDIR, beside the watchdog's lent ones
 
 
 def preload() -> Optional[str]:
@@ -141,7 +142,7 @@ def preload() -> Optional[str]:
     try:
         from faassupervisor import workdir
 
-        warm_dir = workdir.make(os.environ.get("TMPDIR"))
+        warm_dir = workdir.make(os.environ.get("TMPDIR"), prefix=WARM_UP_PREFIX)
     except OSError as err:
         sys.stderr.write(f"fork server: no directory for the warm-up invocations ({err})\n")
     if warm_dir is not None and not warm_up(WARM_UPS_BEFORE_READY, warm_dir):
