@@ -3,7 +3,8 @@
 VENV   ?= .venv
 PYTHON ?= python3
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+STAMP_RUN  := $(VENV)/.installed-run
+STAMP_TEST := $(VENV)/.installed-test
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 PYTEST_ARGS ?=
@@ -26,16 +27,21 @@ libmagic:
 	       (apt-get install -y -qq libmagic1 >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq libmagic1 >/dev/null; }); \
 	     else echo "error: libmagic is missing: run 'sudo apt-get install libmagic1' (Debian/Ubuntu)" >&2; exit 1; fi; }
 
-$(STAMP): setup.cfg pyproject.toml | libmagic
+# `make run` installs what running needs; `make test` adds the test tools on top.
+$(STAMP_RUN): setup.cfg pyproject.toml | libmagic
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]' --config-settings editable_mode=compat
-	@touch $(STAMP)
+	$(PY) -m pip install -q -e .
+	@touch $(STAMP_RUN)
 
-run: $(STAMP)
+$(STAMP_TEST): $(STAMP_RUN)
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $(STAMP_TEST)
+
+run: $(STAMP_RUN)
 	HOST=$(HOST) PORT=$(PORT) $(PY) examples/serve.py
 
-test: $(STAMP)
+test: $(STAMP_TEST)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # Container images (docker/): podman when installed, else docker.
@@ -48,7 +54,7 @@ images:
 	for name in cowsay grayscale text-to-speech; do \
 	  $(BUILD) -t faas-supervisor-example-$$name docker/examples/$$name || exit 1; done
 
-test-images: $(STAMP)
+test-images: $(STAMP_TEST)
 	$(VENV)/bin/pytest -m images $(PYTEST_ARGS)
 
 # GNU time reports a child's own peak RSS (bench_supervisor); install it when we can.
@@ -57,11 +63,11 @@ bench-tools:
 	  && (apt-get install -y -qq time >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }); } \
 	  || { echo "error: /usr/bin/time is missing: run 'sudo apt-get install time'" >&2; exit 1; }
 
-bench: $(STAMP) bench-tools
+bench: $(STAMP_TEST) bench-tools
 	env -u PYTHONDONTWRITEBYTECODE $(PY) bench/run.py $(BENCH)
 
 PAIRS ?= 6
-bench-ab: $(STAMP)
+bench-ab: $(STAMP_TEST)
 	@test -n "$(OLD)" || { echo "usage: make bench-ab OLD=<revision> [PAIRS=6]" >&2; exit 2; }
 	env -u PYTHONDONTWRITEBYTECODE $(PY) bench/ab_watchdog.py $(OLD) $(PAIRS)
 

@@ -61,6 +61,8 @@ def run_invocation(
     try:
         settings: RuntimeSettings = settings_factory()
         captured = logs.configure(settings.service.log_level, capture=options.logs_in_response)
+        for warning in settings.service.warnings:
+            log.warning("%s", warning)
         return int(Invocation(settings, environ, options, captured).run(stdin, wrote))
     except SupervisorError as err:
         log.error("%s", err)
@@ -81,7 +83,7 @@ def _answer(out: "_Tracking", options, text: str) -> None:
     if options.on_content_type is not None:
         options.on_content_type("text/plain; charset=utf-8")
     try:
-        out.write(text.encode())
+        out.write(text.encode("utf-8", "backslashreplace"))  # a file name that is not UTF-8 may be quoted
         out.flush()
     except (BrokenPipeError, ValueError):
         pass

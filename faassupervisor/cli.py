@@ -43,7 +43,9 @@ def _run_parser(subparsers) -> None:
     run = subparsers.add_parser("run", help="run a script locally as one invocation (like oscar-cli service run)")
     run.add_argument("--script", required=True, type=Path, help="the user script")
     source = run.add_mutually_exclusive_group()
-    source.add_argument("--input", type=Path, help="a file, sent base64-encoded")
+    # `-f/--file-input` is oscar-cli's current spelling of `service run`'s file flag.
+    source.add_argument("--input", "-f", "--file-input", dest="input", type=Path,
+                        help="a file, sent base64-encoded")
     source.add_argument("--text-input", help="text, sent base64-encoded")
     source.add_argument("--event", type=Path, help="a file sent as the body unchanged (a JSON or storage event)")
     run.add_argument("--output", type=Path, help="write the decoded result (file, zip or logs) here")

@@ -49,6 +49,13 @@ class StorageFailure(SupervisorError):
     exit_status = ExitStatus.STORAGE_FAILED
 
 
+class EnvironmentFailure(SupervisorError):
+    """The container failed the invocation (its TMPDIR is read-only or full): a 500, as any
+    failure that is not the client's, with the directory and the cause named."""
+
+    exit_status = ExitStatus.SCRIPT_FAILED
+
+
 class ScriptFailed(SupervisorError):
     """The user script exited non-zero, was killed, or timed out."""
 

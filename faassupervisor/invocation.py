@@ -16,7 +16,7 @@ from pathlib import Path
 
 from faassupervisor import logs, mime, response, workdir
 from faassupervisor.config.settings import RuntimeSettings, missing_script_message
-from faassupervisor.errors import BadConfig, ExitStatus
+from faassupervisor.errors import BadConfig, EnvironmentFailure, ExitStatus, ScriptFailed
 from faassupervisor.events.body import DecodedBody, decode_body
 from faassupervisor.logs import LogCapture
 from faassupervisor.paths import output_files
@@ -32,9 +32,10 @@ if TYPE_CHECKING:  # annotations only: importing typing is start-up time
 log = logs.get_logger(__name__)
 
 _EVENT_SNIFF_LIMIT = 64 * 1024  # storage events are small; bigger JSON bodies are plain input
-# A MinIO/S3 event has "Records", a delegated one "storage_provider"; a key spelled with
-# \u escapes could hide either, so a body with escapes is always parsed.
-_EVENT_MARKERS = (b"Records", b"storage_provider", b"\\u")
+# A MinIO/S3/Onedata event has "Records", a delegated one "storage_provider", a dCache one
+# "subscription", a Rucio one "event_type"; a key spelled with \u escapes could hide any of
+# them, so a body with escapes is always parsed.
+_EVENT_MARKERS = (b"Records", b"storage_provider", b"subscription", b"event_type", b"\\u")
 
 
 @record
@@ -66,18 +67,33 @@ class Invocation:
         self.options = options
         self.captured = captured
         self.providers = ProviderSet(self.service, ProviderContext(settings.storage_dir, settings.secrets_dir))
+        self.event = None  # the storage event this invocation processes, once the input is staged
 
     def run(self, stdin: BinaryIO, stdout: BinaryIO) -> ExitStatus:
         if self.settings.script is None:
             raise BadConfig(missing_script_message(self.settings))
         self.providers.validate()  # bad credentials fail before any work is done
         if self.options.work_dir is not None:
-            return self._run_in(self.options.work_dir, stdin, stdout)
-        private = workdir.make(self.settings.temp_root)
+            return self._in_tmpdir(os.path.dirname(self.options.work_dir), self.options.work_dir, stdin, stdout)
+        parent = self.settings.temp_root or workdir.DEFAULT_PARENT
         try:
-            return self._run_in(private, stdin, stdout)
+            private = workdir.make(parent)
+        except OSError as err:
+            raise EnvironmentFailure(workdir.environment_fault(err, parent, making=True)) from None
+        try:
+            return self._in_tmpdir(parent, private, stdin, stdout)
         finally:
             workdir.remove(private)
+
+    def _in_tmpdir(self, parent: str, private: str, stdin: BinaryIO, stdout: BinaryIO) -> ExitStatus:
+        """`_run_in`, with a read-only or full TMPDIR said in one line, naming it."""
+        try:
+            return self._run_in(private, stdin, stdout)
+        except OSError as err:
+            fault = workdir.environment_fault(err, parent)
+            if fault is None:
+                raise
+            raise EnvironmentFailure(fault) from None
 
     def _run_in(self, private: str, stdin: BinaryIO, stdout: BinaryIO) -> ExitStatus:
         # Paths as strings on the request's way: see `faassupervisor.config.settings`.
@@ -97,16 +113,38 @@ class Invocation:
         script = self._script_path(private)
         log.info("running %s", self.settings.script.description)
         script_output = os.path.join(private, ".script-output")
+        before = os.stat(private)
         result = run_script(script, script_env, input_dir, script_output, self.options.timeout)
+        _check_same_dir(private, before)
         if not result.ok:
-            log.error("%s", result.describe())
+            log.error("%s%s", result.describe(), self._kept_back(output_dir))
             return self._respond(response.Response(parts=self._log_parts(script_output)), stdout, result)
         files = output_files(output_dir)
         if self.service.output and files:
             from faassupervisor.storage import transfer  # deferred: only invocations with outputs upload
 
-            transfer.upload_outputs(Path(output_dir), self.service, self.providers)  # logs its own summary
+            transfer.upload_outputs(Path(output_dir), self._output_service(), self.providers)  # logs its own summary
+        if self.event is not None:
+            # As OSCAR's FaaS Supervisor: a storage event's outputs went to storage, and what it
+            # answers is the Job's log (or /job's), so it answers with the logs, not the file.
+            log.info("storage event: %d output file(s), responding with the logs", len(files))
+            return self._respond(response.Response(parts=self._log_parts(script_output)), stdout, result)
         return self._respond(self._success_response(files, output_dir, private, script_output), stdout, result)
+
+    def _kept_back(self, output_dir: str) -> str:
+        """The failure line's tail when outputs exist: a failed script uploads nothing (decided in issue 13)."""
+        if not self.service.output:
+            return ""
+        count = len(output_files(output_dir))
+        return f"; {count} output file(s) kept back: a failed script uploads nothing" if count else ""
+
+    def _output_service(self):
+        """The service whose `output` this invocation uploads to (a user bucket's event redirects MinIO's)."""
+        if self.event is None or not self.event.user_bucket:
+            return self.service
+        from faassupervisor.events.storage import user_outputs
+
+        return self.service.with_overrides(output=user_outputs(self.service, self.event))
 
     def _stage_input(self, stdin: BinaryIO, input_dir: str) -> Dict[str, str]:
         """Decode the body (or fetch the event's object); the variables that tell the script where it is."""
@@ -118,13 +156,15 @@ class Invocation:
             # A body we validated as JSON needs no libmagic (its import and database
             # load are ~10 ms of every start): it *is* application/json.
             return self._input_variables(decoded.path, "application/json" if decoded.kind == "json" else None)
+        from faassupervisor.events.storage import resolve
         from faassupervisor.storage import transfer  # deferred: only storage events download
 
         os.unlink(decoded.path)
+        event = self.event = resolve(self.service, event, self.providers.is_defined)
         log.info("%s event for %s/%s", event.source, event.bucket, event.key)
         dest = transfer.event_input_path(event, Path(input_dir))
         variables = {
-            "STORAGE_OBJECT_KEY": event.key,
+            "STORAGE_OBJECT_KEY": event.object_key,
             "EVENT_TIME": event.time,
             "EVENT": event.raw.decode("utf-8", "replace"),
         }
@@ -184,6 +224,17 @@ class Invocation:
             self.options.on_content_type(answer.content_type)
         answer.write_to(stdout)
         return ExitStatus.SUCCESS if result.ok else ExitStatus.SCRIPT_FAILED
+
+
+def _check_same_dir(path: str, before: os.stat_result) -> None:
+    """The work dir is still the one we made, not a link or a directory the script put in its
+    place (its outputs are listed, answered and uploaded from there: nothing outside may be)."""
+    try:
+        after = os.lstat(path)
+    except OSError:
+        after = None
+    if after is None or (after.st_dev, after.st_ino) != (before.st_dev, before.st_ino):
+        raise ScriptFailed(f"the script replaced its work directory {path}: its outputs are refused")
 
 
 class _Prefixed:

@@ -18,9 +18,11 @@ import sys
 import time
 
 FORMAT = "{asctime} - supervisor - {level} - {message}"  # OSCAR's supervisor format, kept for log parsers
-LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+LEVELS = {"NOTSET": 0, "DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 _NAMES = {number: name for name, number in LEVELS.items()}
 _CAPTURE_LIMIT = 1 << 20  # bytes of log text kept for a response; the rest stays in the container log
+QUOTE_LIMIT = 300  # characters of one word of a quoted value (a key) a log line shows
+LINE_LIMIT = 16384  # characters of one quoted value (an error message) a log line shows
 
 
 class LogCapture:
@@ -71,12 +73,38 @@ class Logger:
         _emit(40, message, args, exc_info)
 
 
+def shorten(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """`text` with each run of over `limit` characters without a space (a 60 KB object key, in an
+    error or alone) cut to its beginning and end with how much was left out, and the whole cut
+    to `LINE_LIMIT`: a quoted value must not fill the log. A long message of many short words
+    (the list of failed uploads) is left whole."""
+    if len(text) <= limit:
+        return text
+    text = " ".join(_cut(word, limit) for word in text.split(" "))
+    return _cut(text, LINE_LIMIT)
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    keep = limit // 2
+    return f"{text[:keep]}...[{len(text) - 2 * keep} characters]...{text[-keep:]}"
+
+
+def _quoted(arg):
+    if isinstance(arg, str):
+        return shorten(arg)
+    if isinstance(arg, BaseException):
+        return shorten(str(arg))
+    return arg
+
+
 def get_logger(name: str) -> Logger:
     return Logger(name)
 
 
 def level_number(name: str) -> int:
-    """`INFO` → 20; an unknown name counts as INFO (config validation rejects those earlier)."""
+    """`INFO` → 20; `NOTSET` → 0 (everything); an unknown name counts as INFO, as the config parser says."""
     return LEVELS.get(name, LEVELS["INFO"])
 
 
@@ -97,7 +125,7 @@ def _emit(level: int, message: str, args: tuple, exc_info: bool) -> None:
     if level < _Sinks.console_level:  # the capture's level is never below the console's
         return
     if args:
-        message = message % args
+        message = message % tuple(_quoted(arg) for arg in args)
     if exc_info:
         import traceback  # only for the rare debug line that carries one
 

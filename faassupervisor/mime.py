@@ -60,5 +60,8 @@ def with_extension(path: str, mime: str) -> str:
     if not ext:
         return path
     target = path + ext
-    os.rename(path, target)
+    try:
+        os.rename(path, target)
+    except OSError:  # the name is at the file system's length limit: the script gets it as it is
+        return path
     return target

@@ -54,14 +54,35 @@ class Response:
 def build_zip(files: Iterable[Path], root: Path, dest: Path) -> Path:
     """A zip of `files` with paths relative to `root`.
 
+    Entry names no unzip can climb with (`faassupervisor.paths.zip_entry_name`):
+    a name with `\\`, `:`, a control character or bytes that are not UTF-8 is
+    stored escaped, and the log says so; one that would then clash with
+    another's name is left out, and the log says that too.
+
     Deflate at level 1: most of the cost of a higher level is spent on media
     files that do not shrink, and the result is base64-encoded anyway.
     """
     import zipfile  # deferred: only multi-file responses need it
 
+    from faassupervisor.logs import get_logger
+    from faassupervisor.paths import zip_entry_name
+
+    log = get_logger(__name__)
+    files = list(files)
+    plain = {Path(path).relative_to(root).as_posix() for path in files}
+    taken = set()
     with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for path in files:
-            archive.write(path, path.relative_to(root).as_posix())
+            relative = Path(path).relative_to(root).as_posix()
+            name = zip_entry_name(relative)
+            if name != relative:
+                if name in taken or name in plain:
+                    log.warning("output %r left out of the zip: its escaped name %r is another file's", relative, name)
+                    continue
+                log.warning("output %r stored in the zip as %r (escaped: \\, :, control characters, "
+                            "bytes that are not UTF-8)", relative, name)
+            taken.add(name)
+            archive.write(path, name)
     return dest
 
 

@@ -14,6 +14,7 @@ that every request pays, for one mkdir and the removal of a small tree.
 (a script that made a directory unwritable, say).
 """
 
+import errno
 import os
 
 PREFIX = "faas-supervisor-"
@@ -36,9 +37,46 @@ def make(parent=None, prefix: str = PREFIX) -> str:
     raise FileExistsError(f"no unused work directory name under {parent}")
 
 
+# What the environment did (not the script, not the client): the work dir's file system.
+_ENVIRONMENT_ERRORS = {
+    errno.EROFS: "is not writable: read-only file system",
+    errno.ENOSPC: "is full: no space left on device",
+    errno.EDQUOT: "is full: disk quota exceeded",
+}
+
+
+def environment_fault(err: OSError, parent: str, making: bool = False):
+    """The one line saying why TMPDIR `parent` failed us, or None when `err` is not about it.
+
+    `making`: `err` came from making a directory in `parent`, so a missing or closed parent
+    is its fault too."""
+    reason = _ENVIRONMENT_ERRORS.get(err.errno)
+    if reason is None and making:
+        reason = f"is not usable: {(err.strerror or str(err)).lower()}"
+    return None if reason is None else f"TMPDIR {parent} {reason}"
+
+
+def unusable(parent: str):
+    """Why new work dirs cannot be made under `parent` right now (one line), or None."""
+    try:
+        info = os.statvfs(parent)
+    except OSError as err:
+        return f"TMPDIR {parent} is not usable: {(err.strerror or str(err)).lower()}"
+    if info.f_flag & os.ST_RDONLY:
+        return f"TMPDIR {parent} {_ENVIRONMENT_ERRORS[errno.EROFS]}"
+    if not os.path.isdir(parent):
+        return f"TMPDIR {parent} is not usable: not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"TMPDIR {parent} is not usable: permission denied"
+    return None
+
+
 def remove(path: str) -> None:
     """Delete `path` and everything under it, never following symbolic links; errors are ignored."""
     try:
+        if os.path.islink(path):  # a script put a link in its work dir's place: only the link goes
+            _unlink(path)
+            return
         _remove_tree(path)
     except FileNotFoundError:
         pass
@@ -80,6 +118,9 @@ def clear(path: str) -> bool:
     and the next invocation makes it again. Errors are ignored; anything left
     behind makes the directory unfit (False).
     """
+    if os.path.islink(path):  # the script replaced the work dir itself: never clear a link's target
+        _unlink(path)
+        return False
     try:
         for name, entry_path, is_dir in _listed(path):
             if is_dir and name in KEPT_DIRS and _private_dir(entry_path):

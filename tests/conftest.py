@@ -110,3 +110,15 @@ class Sandbox:
                     and (self.tmp / relative).is_dir() and not (self.tmp / relative).is_symlink())
 
         return [p for p in self.leftovers() if not kept(p)]
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Say in the last lines how many image tests were skipped and why, so a green run that
+    built no image is never mistaken for one that did."""
+    skipped = [report for report in terminalreporter.stats.get("skipped", ())
+               if "images" in getattr(report, "keywords", {})]
+    if not skipped:
+        return
+    reasons = sorted({str(report.longrepr[2]).removeprefix("Skipped: ") for report in skipped
+                      if isinstance(report.longrepr, tuple)})
+    terminalreporter.write_line(f"image tests: {len(skipped)} skipped, because {'; '.join(reasons)}")

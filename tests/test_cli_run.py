@@ -7,18 +7,21 @@ import subprocess
 import sys
 import zipfile
 
+import pytest
+
 from tests.conftest import SCENARIOS
 
 COPY = "#!/bin/sh\ncp \"$INPUT_FILE_PATH\" \"$TMP_OUTPUT_DIR/out\"\n"
 
 
-def test_input_file_round_trip(sandbox, tmp_path):
+@pytest.mark.parametrize("flag", ["--input", "--file-input", "-f"])  # -f/--file-input: oscar-cli's current spelling
+def test_input_file_round_trip(sandbox, tmp_path, flag):
     script = tmp_path / "copy.sh"
     script.write_text(COPY)
     source = tmp_path / "in.bin"
     source.write_bytes(os.urandom(200_000))
     out = tmp_path / "out.bin"
-    run = sandbox.faas_supervisor("run", "--script", script, "--input", source, "--output", out)
+    run = sandbox.faas_supervisor("run", "--script", script, flag, source, "--output", out)
     assert run.returncode == 0, run.stderr
     assert out.read_bytes() == source.read_bytes()
     assert sandbox.leftovers() == []

@@ -66,7 +66,6 @@ def test_function_config_mapping_with_capital_variables():
 @pytest.mark.parametrize(
     "text, fragment",
     [
-        (b"log_level: 3", "log_level: expected one of"),
         (b"file_stage_in: maybe", "file_stage_in: expected true or false"),
         (b"input: {a: 1}", "input: expected a list"),
         (b"output: [{path: b, storage_provider: ''}]", "output[0].storage_provider"),
@@ -115,5 +114,13 @@ def test_no_config_at_all_is_a_plain_service(tmp_path):
 
 
 def test_bad_override_names_the_variable(tmp_path):
-    with pytest.raises(BadConfig, match="^LOG_LEVEL: expected one of"):
-        RuntimeSettings.from_environ({"FAAS_SUPERVISOR_CONFIG_DIR": str(tmp_path), "LOG_LEVEL": "chatty"})
+    with pytest.raises(BadConfig, match="^FILE_STAGE_IN: expected true or false"):
+        RuntimeSettings.from_environ({"FAAS_SUPERVISOR_CONFIG_DIR": str(tmp_path), "FILE_STAGE_IN": "chatty"})
+
+
+def test_an_unknown_log_level_override_is_info_with_a_warning_naming_the_variable(tmp_path):
+    settings = RuntimeSettings.from_environ({"FAAS_SUPERVISOR_CONFIG_DIR": str(tmp_path), "LOG_LEVEL": "chatty"})
+    assert settings.service.log_level == "INFO"
+    assert settings.service.warnings == (
+        "LOG_LEVEL: unknown level 'chatty', using INFO (expected one of NOTSET, DEBUG, INFO, WARNING, ERROR, CRITICAL)",
+    )

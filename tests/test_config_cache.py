@@ -69,5 +69,5 @@ def test_a_process_parses_each_config_once_and_never_caches_a_bad_one(tmp_path):
     other = load_service(b"name: memo\nlog_level: ERROR\n", "FUNCTION_CONFIG", cache_dir=tmp_path)
     assert again is first and first.log_level == "DEBUG" and other.log_level == "ERROR"
     for _ in range(2):
-        with pytest.raises(BadConfig, match="log_level"):
-            load_service(b"name: memo\nlog_level: LOUD\n", "FUNCTION_CONFIG", cache_dir=tmp_path)
+        with pytest.raises(BadConfig, match="file_stage_in"):
+            load_service(b"name: memo\nfile_stage_in: maybe\n", "FUNCTION_CONFIG", cache_dir=tmp_path)

@@ -56,11 +56,16 @@ def test_missing_fdl_file(tmp_path, capsys):
 def test_unknown_field_is_a_warning_not_an_error(tmp_path, capsys):
     (tmp_path / "script.sh").write_text("echo\n")
     fdl = tmp_path / "fdl.yaml"
-    fdl.write_text("functions:\n  oscar:\n  - c: {name: typo, image: busybox, script: script.sh, imgae: x, mount: {}}\n")
+    fdl.write_text("functions:\n  oscar:\n  - c: {name: typo, image: busybox, script: script.sh, imgae: x,"
+                   " image_prefetch: true, total_cpu: '2', mount: {}, interlink_node_name: ''}\n")
     assert main(["render", str(fdl)]) == 0
     err = capsys.readouterr().err
-    assert "imgae is not a field of an OSCAR service" in err
-    assert "mount is not rendered by faas-supervisor" in err
+    assert "imgae is not a field of an OSCAR service (a typo?)" in err
+    # A real OSCAR field is never "a typo?": the warning names the component it needs.
+    assert "image_prefetch is not rendered: it needs OSCAR's image-prefetcher DaemonSet" in err
+    assert "total_cpu is not rendered: it needs Apache YuniKorn" in err
+    for rendered in ("mount", "interlink_node_name", "volume", "ephemeral_storage_request"):
+        assert f" {rendered} " not in err
 
 
 def test_console_script_exits_2_with_one_line_and_no_traceback():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -31,19 +32,26 @@ def render_job(capsys, *args):
 def test_job_runs_the_supervisor_with_the_event(capsys):
     job = render_job(capsys, FDL, "--event", EVENT, "--namespace", "oscar-svc", "--ttl", "600")
     assert job["kind"] == "Job" and job["metadata"]["namespace"] == "oscar-svc"
-    assert job["metadata"]["name"].startswith("body-pose-detection-")
+    name = job["metadata"]["name"]
+    assert re.fullmatch(r"body-pose-detection-[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", name), \
+        "OSCAR's JOB_UUID <name>-<uuid> names the Job"
     assert job["spec"]["backoffLimit"] == 0
     assert job["spec"]["ttlSecondsAfterFinished"] == 600
     pod = job["spec"]["template"]["spec"]
     assert pod["restartPolicy"] == "Never"
     container = pod["containers"][0]
     assert container["command"] == ["/oscar/bin/supervisor"]
-    env = {e["name"]: e.get("value") for e in container["env"]}
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
     assert json.loads(env["EVENT"]) == json.loads(EVENT.read_text())
-    assert env["OSCAR_SERVICE_BASE_PATH"] == "/job/body-pose-detection"
+    assert env["JOB_UUID"] == name
+    assert env["RESOURCE_ID"] == {"fieldRef": {"fieldPath": "spec.nodeName"}}
+    assert env["OSCAR_SERVICE_BASE_PATH"] == "/system/services/body-pose-detection/exposed", "as OSCAR's ToPodSpec"
     assert "fprocess" not in env, "no watchdog in a Job"
     assert pod["initContainers"][0]["command"] == ["/oscar/bin/fwatchdog", "install", "/target"]
-    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/oscar/bin", "/oscar/config"}
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert set(mounts) == {"/oscar/bin", "/oscar/config", "/var/run/secrets/providers/minio.default"}
+    secret = next(v for v in pod["volumes"] if v["name"] == mounts["/var/run/secrets/providers/minio.default"]["name"])
+    assert secret["secret"] == {"secretName": "minio"}, "OSCAR's secret of the service's owner"
 
 
 def test_same_event_same_job_name_other_event_other_name(capsys, tmp_path):
@@ -62,11 +70,11 @@ def test_event_from_stdin_and_pvc_injection(capsys, monkeypatch):
     assert any(v.get("persistentVolumeClaim") for v in pod["volumes"])
 
 
-def test_event_that_is_not_json_is_refused(capsys, tmp_path):
+def test_event_that_is_neither_json_nor_base64_is_refused(capsys, tmp_path):
     event = tmp_path / "event.json"
-    event.write_text("not json")
+    event.write_text("not json!")
     assert main(["render-job", str(FDL), "--event", str(event)]) == 2
-    assert "--event: not a JSON event" in capsys.readouterr().err
+    assert "--event: neither a JSON event" in capsys.readouterr().err
 
 
 def test_service_must_be_named_when_the_fdl_has_several(capsys, tmp_path):
@@ -76,7 +84,7 @@ def test_service_must_be_named_when_the_fdl_has_several(capsys, tmp_path):
         functions:
           oscar:
           - c: {name: first, image: busybox, script: script.sh}
-          - c: {name: second, image: busybox, script: script.sh}
+          - c: {name: second, image: busybox, script: script.sh, input: [{path: body-pose-detection/in}]}
         """))
     assert main(["render-job", str(fdl), "--event", str(EVENT)]) == 2
     assert "--service: the FDL declares several services (first, second); name one" in capsys.readouterr().err

@@ -20,6 +20,8 @@ from faassupervisor.controlplane.yaml_output import dump_all
 
 HERE = Path(__file__).parent / "controlplane"
 SEEDS = ("plants-sync", "cowsay", "body-pose-detection", "nginx")
+# The seeds' FDLs, and OSCAR's own examples (`oscar-*`, each naming its source on its first line).
+EXAMPLES = tuple(sorted(p.name for p in (HERE / "fdl").iterdir() if (p / "fdl.yaml").is_file()))
 KIT = "registry.example/faas-supervisor-kit:test"
 
 
@@ -53,8 +55,8 @@ def env_of(container):
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_seed_fdl_matches_its_golden_file(seed):
+@pytest.mark.parametrize("seed", EXAMPLES)
+def test_example_fdl_matches_its_golden_file(seed):
     objects = render(HERE / "fdl" / seed / "fdl.yaml", namespace="oscar-svc")
     text = dump_all(objects)
     golden = HERE / "golden" / f"{seed}.yaml"
@@ -63,14 +65,26 @@ def test_seed_fdl_matches_its_golden_file(seed):
     assert text == golden.read_text(), f"rendering changed: review it, then regenerate with UPDATE_GOLDEN=1 ({golden})"
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", EXAMPLES)
 def test_rendered_function_config_loads_back_as_the_same_service(seed):
     fdl = HERE / "fdl" / seed / "fdl.yaml"
     objects = render(fdl)
-    secret = by_kind(objects, "Secret", f"{seed}-config")
+    name = next(o["metadata"]["name"] for o in objects if o["kind"] == "ConfigMap")
+    secret = by_kind(objects, "Secret", f"{name}-config")
     loaded = load_service(secret["stringData"]["function_config.yaml"].encode(), "function_config.yaml")
     declared = parse_fdl(yaml.safe_load(fdl.read_text())).services[0].config
-    assert loaded == declared
+    assert loaded == as_oscar_writes_it(declared)
+
+
+def as_oscar_writes_it(config):
+    """The service with minio.default as OSCAR writes it (handlers/create.go): endpoint, `hidden` keys."""
+    providers = {kind: dict(ids) for kind, ids in config.storage_providers.items()}
+    given = providers.get("minio", {}).get("default", {})
+    providers.setdefault("minio", {})["default"] = {
+        "endpoint": given.get("endpoint") or "https://minio-service.minio:9000", "verify": given.get("verify", True),
+        "region": given.get("region") or "us-east-1", "access_key": "hidden", "secret_key": "hidden",
+    }
+    return config.with_overrides(storage_providers=providers, raw=dict(config.raw, storage_providers=providers))
 
 
 def test_round_trip_keeps_merged_providers_secrets_and_both_variable_spellings(tmp_path):
@@ -102,7 +116,7 @@ def test_round_trip_keeps_merged_providers_secrets_and_both_variable_spellings(t
     text = by_kind(objects, "Secret", "merged-config")["stringData"]["function_config.yaml"]
     loaded = load_service(text.encode(), "function_config.yaml")
     declared = parse_fdl(yaml.safe_load(fdl.read_text())).services[0].config
-    assert loaded == declared
+    assert loaded == as_oscar_writes_it(declared)
     assert set(loaded.storage_providers) == {"minio", "s3"}
     assert loaded.environment == {"GREETING": "hello"}
     user_secret = by_kind(objects, "Secret", "merged")
@@ -142,13 +156,18 @@ def test_synchronous_service_runs_the_injected_watchdog_with_the_supervisor_as_f
     container = spec["containers"][0]
     assert container["image"] == "registry.example/sync:1"
     assert container["command"] == ["/oscar/bin/fwatchdog"]
-    assert container["resources"] == {"limits": {"cpu": "0.5", "memory": "512Mi", "nvidia.com/gpu": "1"}}
+    assert container["resources"] == {"limits": {"cpu": "0.5", "memory": "512Mi", "nvidia.com/gpu": "1"},
+                                      "requests": {"cpu": "0.5", "memory": "512Mi"}}
+    assert container["imagePullPolicy"] == "Always"
+    assert spec["automountServiceAccountToken"] is False and spec["enableServiceLinks"] is False
     env = env_of(container)
     assert env["fprocess"] == "/oscar/bin/supervisor"
     assert env["max_inflight"] == "4" and env["write_timeout"] == "120" and env["read_timeout"] == "300"
     assert env["exec_timeout"] == "60", "the FDL's variables override the watchdog defaults"
     assert env["OSCAR_SERVICE_NAME"] == "sync"
-    assert env["OSCAR_SERVICE_BASE_PATH"] == "/run/sync"
+    assert env["OSCAR_SERVICE_BASE_PATH"] == "", "OSCAR 4.x: empty unless exposed"
+    assert env["healthcheck_interval"] == "5", "a scaled-down pod stops in seconds, not after write_timeout"
+    assert "token_on_every_path" not in env, "cluster-local: OSCAR's manager checks the token"
     assert env["OSCAR_SERVICE_TOKEN"] == {"secretKeyRef": {"name": "sync-config", "key": "token"}}
     mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
     assert mounts["/oscar/bin"]["readOnly"] and mounts["/oscar/config"]["readOnly"]
@@ -190,7 +209,7 @@ def test_pvc_injection_mounts_oscars_volume_read_only_without_init_container(tmp
     assert mount == {"name": "oscar-bin", "mountPath": "/oscar/bin", "readOnly": True}
 
 
-def test_namespace_cluster_filter_and_cluster_local(tmp_path):
+def test_namespace_cluster_filter_and_cluster_local_by_default(tmp_path):
     (tmp_path / "script.sh").write_text("echo\n")
     fdl = tmp_path / "fdl.yaml"
     fdl.write_text(textwrap.dedent("""\
@@ -199,7 +218,7 @@ def test_namespace_cluster_filter_and_cluster_local(tmp_path):
           - east: {name: one, image: busybox, script: script.sh}
           - west: {name: two, image: busybox, script: script.sh}
         """))
-    objects = render_fdl(fdl, options(namespace="team-a", cluster_local=True), cluster_id="west")
+    objects = render_fdl(fdl, options(namespace="team-a"), cluster_id="west")
     assert_valid(objects)
     assert {o["metadata"]["name"] for o in objects} == {"two", "two-config"}
     assert all(o["metadata"]["namespace"] == "team-a" for o in objects)
@@ -214,8 +233,12 @@ def test_exposed_service_gets_deployment_service_autoscaler_and_ingress():
     deployment = by_kind(objects, "Deployment")
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
-    assert container["command"] == ["/oscar/config/script.sh"]
-    assert container["ports"] == [{"name": "podport", "containerPort": 5000}]
+    assert container["command"] == ["/bin/sh"] and container["args"] == ["-c", "/oscar/config/script.sh"], \
+        "through the shell, as OSCAR: OSCAR's exposed examples have no #! line"
+    assert container["ports"] == [{"name": "podport-0", "containerPort": 5000}]
+    assert deployment["metadata"]["name"] == "body-pose-detection-dpl"
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        assert container[probe]["httpGet"] == {"path": "/", "port": "podport-0"}, "an HTTP GET, not a TCP check"
     assert "initContainers" not in pod, "an exposed server runs its own command: no runtime injected"
     assert env_of(container)["OSCAR_SERVICE_BASE_PATH"] == "/system/services/body-pose-detection/exposed"
     script_item = pod["volumes"][0]["projected"]["sources"][0]["configMap"]["items"][0]
@@ -233,6 +256,9 @@ def test_exposed_service_gets_deployment_service_autoscaler_and_ingress():
     annotations = ingress["metadata"]["annotations"]
     assert annotations["nginx.ingress.kubernetes.io/rewrite-target"] == "/$1"
     assert annotations["nginx.ingress.kubernetes.io/auth-secret"] == "body-pose-detection-auth-expose"
+    assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == "0"
+    assert annotations["nginx.ingress.kubernetes.io/enable-cors"] == "true"
+    assert annotations["nginx.ingress.kubernetes.io/cors-allow-headers"] == "Authorization, Content-Type"
 
 
 def test_basic_auth_secret_holds_the_service_name_and_its_token(tmp_path):
@@ -266,9 +292,10 @@ def test_expose_options_node_port_default_command_health_path_rewrite_target(tmp
     objects = render(fdl, ingress_host="oscar.example.org")
     assert [o["kind"] for o in objects] == ["ConfigMap", "Secret", "Deployment", "Service", "HorizontalPodAutoscaler"]
     container = by_kind(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
-    assert "command" not in container, "default_command keeps the image's own command"
-    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": 8000}
-    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": 8000}
+    assert "command" not in container and "args" not in container, "default_command keeps the image's own command"
+    # rewrite_target: the server sees the whole public path, so its health path is behind it too (3.7.1, 4.x legacy).
+    assert container["livenessProbe"]["httpGet"] == {"path": "/system/services/web/exposed/healthz", "port": "podport-0"}
+    assert container["readinessProbe"]["httpGet"] == container["livenessProbe"]["httpGet"]
     service = by_kind(objects, "Service")
     assert service["spec"]["type"] == "NodePort" and service["spec"]["ports"][0]["nodePort"] == 30080
 
@@ -281,8 +308,8 @@ def test_expose_options_node_port_default_command_health_path_rewrite_target(tmp
     assert ingress["spec"]["rules"][0]["host"] == "oscar.example.org"
     assert ingress["spec"]["tls"] == [{"hosts": ["oscar.example.org"], "secretName": "oscar.example.org"}]
     container = by_kind(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
-    assert container["readinessProbe"] == {"tcpSocket": {"port": 8000}, "periodSeconds": 5}
-    assert "livenessProbe" not in container
+    assert container["readinessProbe"]["httpGet"] == {"path": "/system/services/web/exposed/", "port": "podport-0"}
+    assert container["livenessProbe"]["httpGet"] == container["readinessProbe"]["httpGet"]
 
 
 def test_old_port_spelling_is_the_api_port():

@@ -225,8 +225,52 @@ def test_minio_default_without_section_or_secret_files_fails_naming_both(tmp_pat
     with pytest.raises(BadConfig) as caught:
         providers.validate()
     message = str(caught.value)
-    assert "storage_providers.minio.default: missing access_key" in message
-    assert str(tmp_path / "secrets" / "minio.default" / "accessKey") in message
+    assert "storage_providers.minio.default: access_key is missing" in message
+    assert f"no secret directory {tmp_path / 'secrets' / 'minio.default'}/" in message
+
+
+def _mount(tmp_path: Path, provider_id: str, **files: str) -> Path:
+    folder = tmp_path / "secrets" / f"minio.{provider_id}"
+    folder.mkdir(parents=True)
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+@pytest.mark.parametrize("placeholder", ["hidden", "HIDDEN ", "", None])
+def test_mounted_secret_files_win_over_oscars_placeholder_keys(tmp_path, placeholder):
+    """OSCAR writes `hidden` into function_config.yaml and mounts the real keys (create.go, job.go)."""
+    _mount(tmp_path, "default", accessKey=ACCESS_KEY + "\n", secretKey=SECRET_KEY)
+    section = {"endpoint": "http://127.0.0.1:9", "access_key": placeholder, "secret_key": placeholder}
+    provider = _build("minio", section, tmp_path, provider_id="default")
+    assert (provider._access_key, provider._secret_key) == (ACCESS_KEY, SECRET_KEY)
+
+
+def test_real_keys_in_the_section_are_used_as_they_are_even_with_a_secret_directory(tmp_path):
+    _mount(tmp_path, "default", accessKey="from-file", secretKey="from-file")
+    provider = _build("minio", {"access_key": "real-a", "secret_key": "real-s"}, tmp_path, provider_id="default")
+    assert (provider._access_key, provider._secret_key) == ("real-a", "real-s")
+
+
+def test_placeholder_keys_without_a_secret_directory_fail_naming_provider_and_path(tmp_path):
+    with pytest.raises(BadConfig) as caught:
+        _build("minio", {"access_key": "hidden", "secret_key": "hidden"}, tmp_path, provider_id="default")
+    assert str(caught.value) == (
+        "storage_providers.minio.default: access_key is the placeholder 'hidden' and there is no "
+        f"secret directory {tmp_path / 'secrets' / 'minio.default'}/"
+    )
+
+
+def test_a_secret_directory_without_one_of_its_files_names_that_file(tmp_path):
+    folder = _mount(tmp_path, "default", accessKey=ACCESS_KEY, secretKey="  \n")
+    with pytest.raises(BadConfig, match=f"secret_key is the placeholder 'hidden' and {folder / 'secretKey'} is missing or empty"):
+        _build("minio", {"access_key": "hidden", "secret_key": "hidden"}, tmp_path, provider_id="default")
+
+
+def test_any_minio_id_reads_its_own_secret_directory(tmp_path):
+    _mount(tmp_path, "cluster-b", accessKey="b-access", secretKey="b-secret")
+    provider = _build("minio", {"access_key": "hidden", "secret_key": "hidden"}, tmp_path, provider_id="cluster-b")
+    assert (provider._access_key, provider._secret_key) == ("b-access", "b-secret")
 
 
 def test_minio_default_endpoint_is_oscars_in_cluster_minio(tmp_path):

@@ -80,7 +80,8 @@ def test_each_output_entry_gets_the_files_its_filters_select(s3_server, tmp_path
         tmp_path,
         {
             "img-1.png": b"png1",
-            "deep/img-2.png": b"png2",
+            "deep/img-2.png": b"png2",  # the prefix is matched against the relative path: not selected
+            "img-deep/4.png": b"png4",  # ...which this one starts with: selected
             "notes.txt": b"notes",
             "img-3.txt": b"both",
             "table.csv": b"a,b",
@@ -88,9 +89,9 @@ def test_each_output_entry_gets_the_files_its_filters_select(s3_server, tmp_path
         },
     )
     assert transfer.upload_outputs(out, service, _providers(service, tmp_path), policy=FAST) == 6
-    assert s3_server.keys(images) == ["results/deep/img-2.png", "results/img-1.png", "results/img-3.txt"]
+    assert s3_server.keys(images) == ["results/img-1.png", "results/img-3.txt", "results/img-deep/4.png"]
     assert s3_server.keys(texts) == ["img-3.txt", "notes.txt", "table.csv"]
-    assert s3_server.read(images, "results/deep/img-2.png") == b"png2"
+    assert s3_server.read(images, "results/img-deep/4.png") == b"png4"
 
 
 def test_no_output_entries_or_no_files_uploads_nothing(s3_server, tmp_path):

@@ -19,11 +19,23 @@ from tests.conftest import SCENARIOS
 
 CASES = sorted(p.name for p in SCENARIOS.iterdir() if (p / "expect.yaml").is_file())
 
+# Every key the runner reads: a misspelt one must fail the scenario, never turn its check off.
+EXPECT_KEYS = {"exit", "env", "response", "stderr_contains", "storage", "storage_absent", "storage_before"}
+RESPONSE_KEYS = {"equals", "equals_file", "base64_of_file", "contains", "ends_with", "zip"}
+
+
+def _refuse_unknown_keys(expect: dict) -> None:
+    unknown = set(expect) - EXPECT_KEYS
+    assert not unknown, f"expect.yaml: unknown keys {sorted(unknown)} (known: {sorted(EXPECT_KEYS)})"
+    unknown = set(expect.get("response") or {}) - RESPONSE_KEYS
+    assert not unknown, f"expect.yaml response: unknown keys {sorted(unknown)} (known: {sorted(RESPONSE_KEYS)})"
+
 
 @pytest.mark.parametrize("case", CASES)
 def test_scenario(case, sandbox):
     folder = SCENARIOS / case
     expect = yaml.safe_load((folder / "expect.yaml").read_text())
+    _refuse_unknown_keys(expect)
     sandbox.write_script((folder / "script.sh").read_text())
     if (folder / "function_config.yaml").is_file():
         sandbox.write_config((folder / "function_config.yaml").read_text())
@@ -60,3 +72,10 @@ def _check_response(body: bytes, rules: dict, folder: Path) -> None:
     if "zip" in rules:
         archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(body, validate=True)))
         assert {n: archive.read(n).decode() for n in archive.namelist()} == rules["zip"]
+
+
+def test_a_misspelt_expect_key_is_refused():
+    with pytest.raises(AssertionError, match="unknown keys"):
+        _refuse_unknown_keys({"exit": 0, "stderr_contain": ["x"]})
+    with pytest.raises(AssertionError, match="response: unknown keys"):
+        _refuse_unknown_keys({"exit": 0, "response": {"equal": "x"}})

@@ -43,3 +43,30 @@ def test_fork_server_mode_in_process_starts_its_own_fork_server(make_client, san
         answer = client.post("/", data=b'{"a": 1}')
         assert (answer.status_code, answer.data) == (200, b"forked\n")
     assert client.post("/", data=b"").status_code == 400
+
+
+@pytest.mark.parametrize("path", ["/run/svc", "/run/svc/", "/run/svc/x/y", "/job/svc", "/job/svc/", "/job/svc/x"])
+def test_the_token_covers_run_and_job_with_or_without_a_trailing_part(make_client, path):
+    client = make_client(fprocess="cat", OSCAR_SERVICE_TOKEN="t")
+    answer = client.post(path, data=b"hello")
+    assert answer.status_code == 401 and answer.headers["WWW-Authenticate"] == 'Bearer realm="oscar"'
+    assert client.post(path, data=b"hello", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    if path.startswith("/run"):  # (a job accepted here would outlive the test's runtime)
+        accepted = client.post(path, data=b"hello", headers={"Authorization": "Bearer t"})
+        assert (accepted.status_code, accepted.data) == (200, b"hello")
+
+
+def test_other_paths_stay_open_by_default_for_what_oscar_forwards(make_client):
+    """OSCAR 4 authenticates OIDC callers itself and forwards them to `/` with their own header (knative.go)."""
+    client = make_client(fprocess="cat", OSCAR_SERVICE_TOKEN="t")
+    answer = client.post("/", data=b"hello", headers={"Authorization": "Bearer an-oidc-token"})
+    assert (answer.status_code, answer.data) == (200, b"hello")
+
+
+def test_token_on_every_path_closes_every_invocation_path_but_health_and_metrics(make_client):
+    client = make_client(fprocess="cat", OSCAR_SERVICE_TOKEN="t", token_on_every_path="true")
+    for path in ("/", "/anything", "/run/svc", "/run/svc/x"):
+        assert client.post(path, data=b"hello").status_code == 401, path
+        assert client.post(path, data=b"hello", headers={"Authorization": "Bearer t"}).status_code == 200, path
+    assert client.get("/_/health").status_code == 200
+    assert client.get("/metrics").status_code == 200

@@ -122,7 +122,7 @@ def test_http_statuses_of_the_table():
     assert {o.name: o.status for o in Outcome} == {
         "SUCCEEDED": 200, "JOB_ACCEPTED": 201, "BAD_INPUT": 400, "UNAUTHORIZED": 401, "UNKNOWN_SERVICE": 404,
         "METHOD_NOT_ALLOWED": 405, "TIMED_OUT": 408, "BODY_TOO_LARGE": 413, "TOO_MANY": 429, "FAILED": 500,
-        "STORAGE_FAILED": 502, "UNAVAILABLE": 503,
+        "STORAGE_FAILED": 500, "UNAVAILABLE": 503,
     }
 
 
@@ -133,3 +133,9 @@ def test_the_documented_table_is_the_generated_one():
     documents = [root / "README.md", root / "docs" / "watchdog.md"]
     texts = [path.read_text() for path in documents if path.is_file()]
     assert any(markdown_table() in text for text in texts), "regenerate it: python -m watchdog.config --markdown"
+
+
+def test_token_on_every_path_without_a_token_refuses_to_start():
+    with pytest.raises(ConfigError, match="^token_on_every_path=true: OSCAR_SERVICE_TOKEN is not set"):
+        WatchdogConfig.from_environ({"token_on_every_path": "true"})
+    assert WatchdogConfig.from_environ({"token_on_every_path": "1", "OSCAR_SERVICE_TOKEN": "t"}).token_on_every_path

@@ -19,7 +19,7 @@ from tests.watchdog_server import alive, watchdog  # noqa: F401  (fixture)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 BAD_INPUT = Path(__file__).resolve().parent / "bad_input" / "cases.yaml"
-HTTP_STATUS = {0: 200, 1: 500, 2: 400, 3: 502}
+HTTP_STATUS = {0: 200, 1: 500, 2: 400, 3: 500}
 COPY = '#!/bin/sh\ncp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/result.bin"\n'
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAMklEQVR4nG3C0RQAIAAEwUMIIYQQQgihjwUIc7ESuHmTYD+wzsQ6C+tsrHOw"

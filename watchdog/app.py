@@ -9,9 +9,12 @@ starting the fork server itself on first use.
 Routes:
     GET  /_/health            200 while serving; 503 once draining or the lock file is gone
     GET  /metrics             Prometheus text format
-    POST /run/<service>       synchronous invocation (bearer token when OSCAR_SERVICE_TOKEN is set)
-    POST /job/<service>       background invocation: 201 at once (same token)
-    any  /<path>              synchronous invocation, as the classic watchdog (GET/POST/PUT/PATCH/DELETE)
+    POST /run/<service>[/...] synchronous invocation (bearer token when OSCAR_SERVICE_TOKEN is set)
+    POST /job/<service>[/...] background invocation: 201 at once (same token)
+    any  /<path>              synchronous invocation, as the classic watchdog (GET/POST/PUT/PATCH/DELETE);
+                              open unless token_on_every_path: OSCAR forwards the calls it has
+                              authenticated, OIDC ones with the caller's own header, to `/`
+                              (grycap/oscar pkg/utils/knative.go GetProxyDirector, pkg/handlers/run.go)
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Callable, Optional
 
 from flask import Flask, Response, request
 
+from faassupervisor import workdir
 from watchdog import auth, lockfile
 from watchdog.config import WatchdogConfig
 from watchdog.exec_runner import ExecRunner
@@ -80,7 +84,7 @@ class Runtime:
 def create_app(config: WatchdogConfig, runtime: Optional[Runtime] = None) -> Flask:
     """The watchdog's WSGI app for `config`."""
     runtime = runtime or Runtime.build(config)
-    invoker = Invoker(config, runtime.runner, runtime.live, runtime.temp_dirs)
+    invoker = Invoker(config, runtime.runner, runtime.live, runtime.temp_dirs, runtime.shared)
     jobs = JobRunner(invoker, runtime.shared, config.max_jobs, config.job_queue_size)
     metrics = Metrics()
     shared = runtime.shared
@@ -116,15 +120,22 @@ def create_app(config: WatchdogConfig, runtime: Optional[Runtime] = None) -> Fla
             finished(Outcome.FAILED.status)  # never leave the in-flight count behind
             raise
 
+    def refused(started: float) -> Optional[Response]:
+        """The 401 for a request without the service token, or None when it may pass."""
+        if auth.token_accepted(config.service_token, request.headers.get("Authorization")):
+            return None
+        reply = message_reply(Outcome.UNAUTHORIZED, "missing or invalid bearer token")
+        response = _observed(metrics, request.method, started, reply)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="oscar"'
+        return response
+
     def oscar_route(service: str, handler: Callable[[], Response]) -> Response:
         started = time.monotonic()
         if request.method != "POST":
             return _response(message_reply(Outcome.METHOD_NOT_ALLOWED, f"{request.path}: use POST"))
-        if not auth.token_accepted(config.service_token, request.headers.get("Authorization")):
-            reply = message_reply(Outcome.UNAUTHORIZED, "missing or invalid bearer token")
-            response = _observed(metrics, request.method, started, reply)
-            response.headers["WWW-Authenticate"] = 'Bearer realm="oscar"'
-            return response
+        denied = refused(started)
+        if denied is not None:
+            return denied
         if config.service_name and service != config.service_name:
             reply = message_reply(Outcome.UNKNOWN_SERVICE, f"no service named {service!r} here")
             return _observed(metrics, request.method, started, reply)
@@ -140,6 +151,13 @@ def create_app(config: WatchdogConfig, runtime: Optional[Runtime] = None) -> Fla
     def health() -> Response:
         if request.method not in ("GET", "HEAD"):
             return _response(message_reply(Outcome.METHOD_NOT_ALLOWED, "/_/health: use GET"))
+        if not shared.draining:
+            problem = workdir.unusable(config.temp_dir)
+            if problem is not None:
+                shared.set_lock_pending(not config.suppress_lock)  # it went with TMPDIR: rewritten once usable
+                return Response(problem + "\n", 503, content_type="text/plain; charset=utf-8")
+            if shared.lock_pending and not config.suppress_lock:
+                _write_pending_lock(config.lock_path, shared)
         healthy = not shared.draining and (config.suppress_lock or lockfile.present(config.lock_path))
         if healthy:
             return Response("OK\n", 200, content_type="text/plain; charset=utf-8")
@@ -152,20 +170,38 @@ def create_app(config: WatchdogConfig, runtime: Optional[Runtime] = None) -> Fla
             return _response(message_reply(Outcome.METHOD_NOT_ALLOWED, "/metrics: use GET"))
         return Response(metrics.render(), 200, content_type=metrics.content_type)
 
+    # With or without a trailing part: `/run/<service>/x` must not slip past the token to `/<path>`.
     @app.route("/run/<service>", methods=ALL_METHODS)
-    def run_service(service: str) -> Response:
+    @app.route("/run/<service>/", defaults={"rest": ""}, methods=ALL_METHODS)
+    @app.route("/run/<service>/<path:rest>", methods=ALL_METHODS)
+    def run_service(service: str, rest: str = "") -> Response:
         return oscar_route(service, invoke_sync)
 
     @app.route("/job/<service>", methods=ALL_METHODS)
-    def job_service(service: str) -> Response:
+    @app.route("/job/<service>/", defaults={"rest": ""}, methods=ALL_METHODS)
+    @app.route("/job/<service>/<path:rest>", methods=ALL_METHODS)
+    def job_service(service: str, rest: str = "") -> Response:
         return oscar_route(service, invoke_job)
 
     @app.route("/", defaults={"path": ""}, methods=INVOKE_METHODS)
     @app.route("/<path:path>", methods=INVOKE_METHODS)
     def invoke_any(path: str) -> Response:
+        if config.token_on_every_path:
+            denied = refused(time.monotonic())
+            if denied is not None:
+                return denied
         return invoke_sync()
 
     return app
+
+
+def _write_pending_lock(path: str, shared: SharedState) -> None:
+    """The lock file the start could not write (TMPDIR was unusable then, and is usable now)."""
+    try:
+        lockfile.write(path)
+    except OSError:
+        return
+    shared.set_lock_pending(False)
 
 
 def _incoming() -> IncomingRequest:

@@ -182,8 +182,13 @@ SETTINGS: Tuple[Setting, ...] = (
             "Background invocations waiting to run; above it `POST /job/<service>` answers 429.",
             origin="ours"),
     Setting("OSCAR_SERVICE_TOKEN", "service_token", parse_text, "",
-            "When set, `/run/<service>` and `/job/<service>` require `Authorization: Bearer <token>` (else 401).",
+            "When set, `/run/<service>` and `/job/<service>` (with or without a trailing part) require "
+            "`Authorization: Bearer <token>` (else 401).",
             default_doc="unset", origin="OSCAR", secret=True),
+    Setting("token_on_every_path", "token_on_every_path", parse_bool, False,
+            "Every invocation path needs the service token, not only `/run` and `/job`; `/_/health` and "
+            "`/metrics` stay open. Off by default: OSCAR forwards the calls it authenticated (OIDC ones "
+            "with the caller's own header) to `/`. Needs `OSCAR_SERVICE_TOKEN`.", origin="ours"),
     Setting("OSCAR_SERVICE_NAME", "service_name", parse_text, "",
             "When set, `/run/<name>` and `/job/<name>` answer 404 for any other name.",
             default_doc="unset", origin="OSCAR"),
@@ -217,6 +222,7 @@ class WatchdogConfig:
     max_jobs: int = 2
     job_queue_size: int = 100
     service_token: str = dataclasses.field(default="", repr=False)
+    token_on_every_path: bool = False
     service_name: str = ""
     temp_dir: str = "/tmp"
     # The environment every child starts from (request variables are added per request).
@@ -240,6 +246,9 @@ class WatchdogConfig:
             except ValueError as err:
                 shown = "<hidden>" if setting.secret else repr(raw)
                 raise ConfigError(f"{setting.env}={shown}: {err}") from None
+        if values.get("token_on_every_path") and not values.get("service_token"):
+            # Open paths the operator asked to close would be worse than not starting.
+            raise ConfigError("token_on_every_path=true: OSCAR_SERVICE_TOKEN is not set, so no path could be closed")
         return cls(environ=env, **values)
 
     # ---- derived

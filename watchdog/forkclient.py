@@ -14,6 +14,7 @@ import logging
 import os
 import select
 import selectors
+import signal
 import socket
 import subprocess
 import secrets
@@ -84,9 +85,15 @@ class ForkServerProcess:
             if self.process is None:
                 self.start()
             elif self.process.poll() is not None:
-                log.error("fork server exited with status %s; restarting it", self.process.returncode)
+                log.error("fork server %s; restarting it", describe_exit(self.process.returncode))
                 self._remove_warm_dir()
                 self.start()
+
+    def poll(self) -> None:
+        """Collect the server's exit status if it has ended (before anyone else's waitpid(-1) does)."""
+        process = self.process
+        if process is not None:
+            process.poll()
 
     def detach(self) -> None:
         """In a forked gunicorn worker: drop our copy of the server's stdin, so only the arbiter keeps it alive."""
@@ -119,6 +126,16 @@ class ForkServerProcess:
 
             workdir.remove(self._warm_dir)
             self._warm_dir = None
+
+
+def describe_exit(returncode: int) -> str:
+    """`killed by SIGKILL` or `exited with status 1`, from a Popen returncode."""
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exited with status {returncode}"
 
 
 def _read_line(stream, timeout: float) -> bytes:

@@ -35,9 +35,12 @@ directory the client lends the invocation and clears afterwards
 
 Run as `python -m watchdog.forkserver SOCKET_NAME` (`@name`: abstract); it prints `ready` on
 stdout once it accepts (followed by the directory its remaining warm-ups use, which the
-watchdog removes should the server die), and exits (killing the sessions of its children) when
-its stdin reaches EOF, i.e. when the watchdog that started it is gone. Spares
-die with it (PR_SET_PDEATHSIG), so none keeps the socket name bound.
+watchdog removes should the server die), and exits (killing every process below it, scripts in
+sessions of their own included) when its stdin reaches EOF, i.e. when the
+watchdog that started it is gone. Spares die with it (PR_SET_PDEATHSIG), so
+none keeps the socket name bound. It also watches each client (a pidfd per
+gunicorn worker): when one dies, its invocations are killed, as nobody is left
+to answer.
 """
 
 from __future__ import annotations
@@ -60,11 +63,12 @@ from watchdog.request_environ import child_environ
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing would be ~1 MB more of heap to copy at every fork
-    from typing import List, Mapping, Optional, Set, Tuple
+    from typing import Dict, List, Mapping, Optional, Set, Tuple
 
 SPARES = 2  # children waiting in accept(): a burst of requests need not wait for a fork
 MAX_MESSAGE = 1 << 20  # the request message carries its variables (its headers among them)
 SEND_BUFFER = 4 << 20
+SHUTDOWN_WAIT = 5.0  # how long a stopping server waits for the processes it killed to be gone
 
 
 def socket_address(name: str) -> str:
@@ -73,7 +77,7 @@ def socket_address(name: str) -> str:
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"))  # json.dumps would build one per call
-_PID = struct.Struct("i")  # a spare's pid on the `taken` pipe
+_TAKEN = struct.Struct("ii")  # a spare's pid and its client's, on the `taken` pipe
 
 
 def encode(message: dict) -> bytes:
@@ -133,22 +137,21 @@ def preload() -> Optional[str]:
     never has a second thread, and those hooks were half the page faults of a bare fork.
     The service config is parsed in a child meanwhile, and only one warm-up invocation runs
     before the server is ready (a cold pod's first request waits for all of this)."""
+    from faassupervisor import workdir
     from watchdog.forkhooks import lock_hooks_skipped
 
     with lock_hooks_skipped():
         _import_and_load()
     parsing = _parse_in_a_child(os.environ)
-    warm_dir = None
     try:
-        from faassupervisor import workdir
-
         warm_dir = workdir.make(os.environ.get("TMPDIR"), prefix=WARM_UP_PREFIX)
     except OSError as err:
         sys.stderr.write(f"fork server: no directory for the warm-up invocations ({err})\n")
+        warm_dir = None
     if warm_dir is not None and not warm_up(WARM_UPS_BEFORE_READY, warm_dir):
         workdir.remove(warm_dir)
         warm_dir = None
-    _wait_for(parsing)
+    _take_parsed(parsing)
     _read_settings(os.environ)
     return warm_dir
 
@@ -192,32 +195,51 @@ def _read_settings(environ) -> None:
 
 
 def _cache_in_a_child(environ) -> None:
-    """Parse `environ`'s service config in a throw-away child, which leaves the document in the
-    on-disk config cache (`yaml_cache`): this process then reads it from there as JSON and never
-    imports PyYAML. PyYAML's modules and libraries (~1.2 MB, 36 mappings) would otherwise be
-    copied by every fork and unmapped by every child's exit, for nothing: no child parses YAML.
-    Where the cache cannot be used (or no child can be forked), this process parses the YAML
-    itself, as before."""
-    _wait_for(_parse_in_a_child(environ))
+    """Parse `environ`'s service config in a throw-away child, which hands the document over on a
+    pipe as JSON (`yaml_cache.handover`; never through the disk, as it may hold secrets): this
+    process never imports PyYAML. PyYAML's modules and libraries (~1.2 MB, 36 mappings) would
+    otherwise be copied by every fork and unmapped by every child's exit, for nothing: no child
+    parses YAML. Where no child can be forked, this process parses the YAML itself, as before."""
+    _take_parsed(_parse_in_a_child(environ))
 
 
-def _parse_in_a_child(environ) -> int:
-    """The pid of a child parsing `environ`'s service config into the cache (0: none could be forked)."""
+def _parse_in_a_child(environ) -> Optional[Tuple[int, int]]:
+    """(pid, read end of its pipe) of a child parsing `environ`'s service config; None: no child."""
+    from faassupervisor.config import yaml_cache
+
+    try:
+        read_end, write_end = os.pipe()
+    except OSError:
+        return None
     try:
         pid = os.fork()
     except OSError:
-        return 0
+        os.close(read_end)
+        os.close(write_end)
+        return None
     if pid == 0:
         try:
+            os.close(read_end)
             _read_settings(environ)
+            with open(write_end, "w", encoding="utf-8") as pipe:
+                pipe.write(yaml_cache.handover())
         finally:
             os._exit(0)
-    return pid
+    os.close(write_end)
+    return pid, read_end
 
 
-def _wait_for(pid: int) -> None:
-    if pid:
-        os.waitpid(pid, 0)
+def _take_parsed(child: Optional[Tuple[int, int]]) -> None:
+    """What the child of `_parse_in_a_child` parsed, remembered here (`yaml_cache.remember`)."""
+    if child is None:
+        return
+    from faassupervisor.config import yaml_cache
+
+    pid, read_end = child
+    with open(read_end, encoding="utf-8") as pipe:
+        handed = pipe.read()
+    os.waitpid(pid, 0)
+    yaml_cache.remember(handed)
 
 
 WARM_UPS = 10  # CPython quickens a function's bytecode in place after 8 calls
@@ -254,11 +276,11 @@ def warm_up(runs: int = WARM_UPS, parent: Optional[str] = None) -> bool:
             "FAAS_SUPERVISOR_STORAGE_DIR": os.path.join(tmp, "storage"),
             "FAAS_SUPERVISOR_CACHE_DIR": os.path.join(tmp, "cache"),
         }
-        # Its config is known: stored in the cache as parsed, with no child forked to parse
-        # the YAML (a fork and a PyYAML import on the way to ready).
+        # Its config is known: handed over as parsed, with no child forked to parse the YAML (a
+        # fork and a PyYAML import on the way to ready).
         from faassupervisor.config import yaml_cache
 
-        yaml_cache.load(WARM_UP_CONFIG.encode(), lambda _text: dict(WARM_UP_DOCUMENT), env["FAAS_SUPERVISOR_CACHE_DIR"])
+        yaml_cache.remember(json.dumps([[WARM_UP_CONFIG, WARM_UP_DOCUMENT]]))
         logged = sys.stderr = io.StringIO()  # the supervisor's log lines: shown only if a run fails
         for _ in range(runs):
             status = supervisor_main([], env, io.BytesIO(b'{"warm": "up"}'), io.BytesIO(),
@@ -294,7 +316,9 @@ class ForkServer:
         self.taken_read, self.taken_write = os.pipe()  # a spare writes its pid here once it has a connection
         self.wake_read, self.wake_write = os.pipe()
         self.spares: Set[int] = set()
-        self.running: Set[int] = set()
+        self.running: Dict[int, int] = {}  # invocation pid -> its client's pid (a gunicorn worker)
+        self.clients: Dict[int, int] = {}  # pidfd -> client pid, readable once that client is gone
+        self.poller = select.poll()
         self.failures = 0  # spares in a row that died before serving anything
         self.retry_at = 0.0
         self.pid = os.getpid()
@@ -321,7 +345,7 @@ class ForkServer:
         signal.signal(signal.SIGINT, on_signal)
         process_tree.become_subreaper()
         process_tree.set_parent_death_signal(0)  # loads ctypes' libc here, once, rather than in every spare
-        poller = select.poll()
+        poller = self.poller
         for fd in (self.taken_read, self.wake_read, self.parent_fd):
             poller.register(fd, select.POLLIN)
         gc.collect()
@@ -344,6 +368,8 @@ class ForkServer:
                     self.taken()
                 elif fd == self.wake_read:
                     self.reap()
+                elif fd in self.clients:
+                    self.client_gone(fd)
                 else:
                     self.parent_readable()
             if not events and self.warm_ups_left and self.serving and time.monotonic() >= warm_up_at:
@@ -387,10 +413,42 @@ class ForkServer:
             data = os.read(self.taken_read, 4096)
         except BlockingIOError:
             return
-        for (pid,) in _PID.iter_unpack(data):  # writes of 4 bytes to a pipe are never split
+        for pid, client in _TAKEN.iter_unpack(data):  # writes of 8 bytes to a pipe are never split
             self.spares.discard(pid)
-            self.running.add(pid)
+            self.running[pid] = client
+            if client > 0 and client not in self.clients.values():  # 0: a client in another pid namespace
+                self.watch(client)
         self.failures = 0
+
+    def watch(self, client: int) -> None:
+        """Learn when `client` dies (a gunicorn worker killed with SIGKILL, say): its invocations
+        have nobody to answer and must not run on. One pidfd per client, not per invocation."""
+        try:
+            pidfd = os.pidfd_open(client)
+        except (AttributeError, OSError):  # gone already (or no pidfds here: the worker's own kill applies)
+            if not process_tree.stat(client):
+                self.kill_invocations_of(client)
+            return
+        self.clients[pidfd] = client
+        self.poller.register(pidfd, select.POLLIN)
+
+    def client_gone(self, pidfd: int) -> None:
+        client = self.clients.pop(pidfd)
+        self.poller.unregister(pidfd)
+        os.close(pidfd)
+        killed = self.kill_invocations_of(client)
+        if killed:
+            sys.stderr.write(f"fork server: client {client} is gone: killed its {killed} invocation(s)\n")
+
+    def kill_invocations_of(self, client: int) -> int:
+        victims = [pid for pid, owner in self.running.items() if owner == client]
+        for pid in victims:
+            process_tree.kill_descendants(pid)  # while it lives: its orphans are still below it
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return len(victims)
 
     def reap(self) -> None:
         try:
@@ -410,8 +468,11 @@ class ForkServer:
                 # start do not turn into a fork loop.
                 self.spares.discard(pid)
                 self.spare_failed(f"spare child exited ({status}) before serving a request")
-            else:
-                self.running.discard(pid)  # or an adopted orphan: reaped so it leaves no zombie
+            elif self.running.pop(pid, None) is not None and os.WIFSIGNALED(status):
+                # Killed (by the watchdog, the OOM killer, anyone): whatever its script left
+                # running was re-parented to us, the nearest subreaper. Nothing else is our child.
+                self.kill_orphans()
+            # else an adopted orphan: reaped so it leaves no zombie
 
     def spare_failed(self, why: str) -> None:
         self.failures += 1
@@ -430,19 +491,26 @@ class ForkServer:
     def stop(self) -> None:
         self.serving = False
 
+    def kill_orphans(self) -> None:
+        process_tree.kill_descendants(self.pid, exclude=self.spares | self.running.keys())
+
     def shutdown(self) -> None:
-        """The watchdog is gone: leave no invocation behind."""
+        """The watchdog is gone (or it gave up draining): leave no invocation behind.
+
+        Every descendant, not only our children: a script runs in a session of its own, and
+        what outlives its supervisor is re-parented to us (a subreaper), so the whole tree is
+        below us until we exit."""
         self.listener.close()
         self.taken()
-        children = self.spares | self.running
-        for pid in children:
-            process_tree.kill_session(pid)
-        for pid in children:
+        deadline = time.monotonic() + SHUTDOWN_WAIT
+        while process_tree.kill_descendants(self.pid) and time.monotonic() < deadline:
+            time.sleep(0.005)  # SIGKILLed, not yet gone: look again for late forks
+        while time.monotonic() < deadline:
             try:
-                os.waitpid(pid, 0)
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    time.sleep(0.005)
             except ChildProcessError:
-                pass
-        process_tree.reap_children()
+                break
         if self.warm_ups_left:  # stopped before the warm-ups were done
             from faassupervisor import workdir
 
@@ -463,17 +531,18 @@ class ForkServer:
             # the handler it replaces into an enum, failing (that lambda is none), which was
             # a tenth of a spare's own page faults.
             _signal.signal(signal.SIGCHLD, _signal.SIG_DFL)
-            for fd in (self.taken_read, self.wake_read, self.wake_write, self.parent_fd):
+            for fd in (self.taken_read, self.wake_read, self.wake_write, self.parent_fd, *self.clients):
                 os.close(fd)
             # _accept, not accept(): the latter converts our family and type into enums for
             # the new socket object (enum machinery: a few dozen page faults per spare).
             fd, _ = self.listener._accept()
             conn = socket.socket(fileno=fd)
             self.listener.close()
-            os.write(self.taken_write, _PID.pack(os.getpid()))
+            client, uid = _peer(conn)
+            os.write(self.taken_write, _TAKEN.pack(os.getpid(), client))
             os.close(self.taken_write)
             process_tree.set_parent_death_signal(0)  # an invocation runs to its end, whatever happens to the server
-            if not _same_user(conn):
+            if uid != os.getuid():  # only our own user's processes may ask for a fork (as a 0700 directory would)
                 os._exit(0)
             data, fds = _receive(conn, 2)
             if not data or len(fds) != 2:
@@ -574,11 +643,11 @@ class _WrittenWhenFull(io.BufferedWriter):
 _PEERCRED = struct.Struct("3i")  # built here once, not looked up in struct's cache by every child
 
 
-def _same_user(conn: socket.socket) -> bool:
-    """Only processes of our own user may ask for a fork (what a 0700 directory would ensure)."""
+def _peer(conn: socket.socket) -> Tuple[int, int]:
+    """The connecting process's pid and uid."""
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
-    _pid, uid, _gid = _PEERCRED.unpack(creds)
-    return uid == os.getuid()
+    pid, uid, _gid = _PEERCRED.unpack(creds)
+    return pid, uid
 
 
 def _send(conn: socket.socket, message: bytes) -> None:

@@ -3,7 +3,7 @@
 The body is copied to the child as it arrives (a feeder thread, unless it is
 small enough to fit the pipe at once) and the output is read as produced.
 Up to `RESPONSE_BUFFER` bytes of output are held until the child exits, so
-the status is exact (200/500/400/502) for every response of that size. A
+the status is exact (200/500/400) for every response of that size. A
 larger response is streamed as it is produced, with status 200 sent first; if
 the child then fails or times out, the connection is cut instead of ending
 the body cleanly, so the client sees an error, never a silently truncated
@@ -30,8 +30,9 @@ from faassupervisor import process_tree
 from watchdog.child import Child, RunnerUnavailable
 from watchdog.config import WatchdogConfig
 from watchdog.request_environ import cgi_variables, marshal_request, request_variables
+from watchdog.shared_state import SharedState
 from watchdog.status import Outcome, outcome_of_exit
-from watchdog.tempdirs import TempDirPool
+from watchdog.tempdirs import TempDirPool, TempDirUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +91,13 @@ class BodyError(Exception):
 class Invoker:
     """Runs invocations with one runner (exec or fork server) and one config."""
 
-    def __init__(self, config: WatchdogConfig, runner, live: "LiveChildren", temp_dirs: TempDirPool):
+    def __init__(self, config: WatchdogConfig, runner, live: "LiveChildren", temp_dirs: TempDirPool,
+                 shared: Optional[SharedState] = None):
         self.config = config
         self.runner = runner
         self.live = live
         self.temp_dirs = temp_dirs
+        self.shared = shared  # tells whether the arbiter gave up draining (and killed what ran)
 
     # ---- shared by /run and /job
 
@@ -124,6 +127,11 @@ class Invoker:
     def release_temp_dir(self, path: str) -> None:
         self.temp_dirs.release(path)
 
+    def temp_dir_reply(self, err: Exception) -> Reply:
+        """TMPDIR failed us: one line naming it, 500 (a full disk too: see docs/reliability.md)."""
+        log.error("%s", err)
+        return message_reply(Outcome.FAILED, f"error: {err}", close=True)
+
     def read_body(self, request: IncomingRequest, limit: int) -> bytes:
         """The whole body (small bodies, marshal_request); raises BodyError."""
         return b"".join(read_chunks(request, limit))
@@ -137,7 +145,12 @@ class Invoker:
             finished(reply.http_status)
             return reply
         set_timeout(request.socket, self.config.read_timeout)
-        temp_dir = self.new_temp_dir()
+        try:
+            temp_dir = self.new_temp_dir()
+        except TempDirUnavailable as err:
+            reply = self.temp_dir_reply(err)
+            finished(reply.http_status)
+            return reply
         try:
             body = None
             if self.config.marshal_request:
@@ -301,6 +314,12 @@ class Run:
                 f"exec_timeout of {_seconds(self.config.exec_timeout)} exceeded: the process tree was killed"
             )
         status = self.child.exit_status
+        shared = self.invoker.shared
+        if status is not None and status < 0 and shared is not None and shared.drain_expired:
+            return Outcome.UNAVAILABLE, (
+                f"shutting down: write_timeout of {_seconds(self.config.write_timeout)} after SIGTERM passed;"
+                " the process tree was killed"
+            )
         return outcome_of_exit(status, self.invoker.runner.supervisor), ""
 
     def buffered_reply(self, state: str) -> Reply:

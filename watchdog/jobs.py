@@ -20,10 +20,12 @@ import threading
 import time
 from typing import List
 
+from faassupervisor import workdir
 from watchdog.invocation import (
     BodyError, IncomingRequest, Invoker, Reply, Run, message_reply, read_chunks, set_timeout,
 )
 from watchdog.shared_state import SharedState
+from watchdog.tempdirs import TempDirUnavailable
 from watchdog.status import Outcome
 
 log = logging.getLogger(__name__)
@@ -59,13 +61,24 @@ class JobRunner:
             return reply
         if not self.slots.acquire(blocking=False):
             return message_reply(Outcome.TOO_MANY, "job queue full: try again later", close=True)
-        temp_dir = self.invoker.new_temp_dir()
+        try:
+            temp_dir = self.invoker.new_temp_dir()
+        except TempDirUnavailable as err:
+            self.slots.release()
+            return self.invoker.temp_dir_reply(err)
         try:
             self._spool(request, os.path.join(temp_dir, BODY_FILE))
         except BodyError as err:
             self.invoker.release_temp_dir(temp_dir)
             self.slots.release()
             return message_reply(err.outcome, str(err), close=True)
+        except OSError as err:
+            self.invoker.release_temp_dir(temp_dir)
+            self.slots.release()
+            fault = workdir.environment_fault(err, self.invoker.temp_dirs.parent)
+            if fault is None:
+                raise
+            return self.invoker.temp_dir_reply(fault)
         except BaseException:
             self.invoker.release_temp_dir(temp_dir)
             self.slots.release()

@@ -26,7 +26,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
 from faassupervisor import process_tree
-from watchdog import lockfile
+from watchdog import lockfile, tempdirs
 from watchdog.app import Runtime, create_app
 from watchdog.config import WatchdogConfig
 from watchdog.forkclient import ForkServerProcess
@@ -48,6 +48,7 @@ class WatchdogServer(BaseApplication):
             forkserver = ForkServerProcess(config.environ)
         self.forkserver = forkserver
         self.runtime = None
+        self.dead_workers = []  # reaped workers whose private dirs could not all be removed yet
         super().__init__()
 
     # ---- gunicorn's application interface
@@ -71,7 +72,9 @@ class WatchdogServer(BaseApplication):
             "control_socket_disable": True,  # gunicorn >= 24's control socket: not ours to expose
             "worker_tmp_dir": _heartbeat_dir(),
             "when_ready": self._when_ready,
+            "pre_fork": self._pre_fork,
             "post_fork": self._post_fork,
+            "child_exit": self._child_exit,
             "post_worker_init": self._post_worker_init,
             "worker_exit": self._worker_exit,
             "on_exit": self._on_exit,
@@ -102,11 +105,19 @@ class WatchdogServer(BaseApplication):
 
     def _when_ready(self, arbiter) -> None:
         if not self.config.suppress_lock:
-            lockfile.write(self.config.lock_path)
+            try:
+                lockfile.write(self.config.lock_path)
+            except OSError as err:  # TMPDIR unusable: /_/health says why, and writes it once it can
+                log.error("cannot write the lock file %s: %s", self.config.lock_path, err.strerror or err)
+                self.shared.set_lock_pending(True)
         mode = "fork server" if self.forkserver else "exec " + " ".join(self.config.fprocess)
         log.info("fwatchdog ready on %s:%s (%s)", self.config.listen_address, self.config.port, mode)
 
+    def _pre_fork(self, arbiter, worker) -> None:
+        self.shared.reserve()
+
     def _post_fork(self, arbiter, worker) -> None:
+        self.shared.claim()
         if self.forkserver is not None:
             self.forkserver.detach()
 
@@ -121,6 +132,13 @@ class WatchdogServer(BaseApplication):
 
         signal.signal(signal.SIGTERM, on_sigterm)
 
+    def _child_exit(self, arbiter, worker) -> None:
+        # In the arbiter, the worker reaped (killed with SIGKILL, say): its invocations no longer
+        # hold max_inflight places nor the drain (the fork server kills them: it watches its clients).
+        self.shared.forget(worker.pid)
+        if tempdirs.remove_left_by(self.config.temp_dir, worker.pid):
+            self.dead_workers.append(worker.pid)
+
     def _worker_exit(self, arbiter, worker) -> None:
         if self.runtime is not None:
             self.runtime.close()
@@ -132,6 +150,8 @@ class WatchdogServer(BaseApplication):
         lockfile.remove(self.config.lock_path)
         if self.forkserver is not None:
             self.forkserver.stop()
+        for pid in self.dead_workers:  # again: an invocation being killed may have written since
+            tempdirs.remove_left_by(self.config.temp_dir, pid)
 
 
 class WatchdogArbiter(Arbiter):
@@ -152,6 +172,13 @@ class WatchdogArbiter(Arbiter):
         if sig == signal.SIGTERM:
             self.app.shared.allow_term()
         super().kill_worker(pid, sig)
+
+    def reap_workers(self) -> None:
+        # The fork server's status first: gunicorn's waitpid(-1) would reap it without a word,
+        # and Popen would then report a kill -9 as "exited with status 0".
+        if self.app.forkserver is not None:
+            self.app.forkserver.poll()
+        super().reap_workers()
 
     def wait_for_signals(self, timeout=1.0):
         if self.drain_started is not None:
@@ -179,8 +206,9 @@ class WatchdogArbiter(Arbiter):
             raise StopIteration
         if elapsed >= config.healthcheck_interval + config.write_timeout:
             log.warning("write_timeout after SIGTERM: killing %d invocation(s) still running", busy)
+            self.app.shared.expire_drain()  # their clients get a 503 saying so
             if self.app.forkserver is not None:
-                self.app.forkserver.stop()  # it kills the sessions of its children
+                self.app.forkserver.stop()  # it kills every process below it
             for pid in list(self.WORKERS):
                 process_tree.kill_descendants(pid)
             raise StopIteration

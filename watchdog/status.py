@@ -2,8 +2,14 @@
 
 Only the watchdog turns exit statuses into HTTP statuses, and only here. The
 supervisor's own exit statuses (`faassupervisor.errors.ExitStatus`) get their
-specific answers (400 bad input, 502 storage); any other command run in exec
-mode is a plain program, for which every non-zero exit is a 500, as classic.
+specific answers (400 bad input, 500 with the one-line reason for storage);
+any other command run in exec mode is a plain program, for which every
+non-zero exit is a 500, as classic.
+
+A storage failure is a 500, not a 502: oscar-cli (pkg/cluster/cluster.go
+CheckStatusCode) prints "the service is not ready yet" for any 502 and hides
+the body, so users never saw `error: minio.default: ...`. It stays its own
+outcome, so logs and metrics still tell it from a failed script.
 """
 
 from __future__ import annotations
@@ -15,7 +21,15 @@ from faassupervisor.errors import ExitStatus
 
 
 class Outcome(enum.Enum):
-    """Why a request ended the way it did; each has exactly one HTTP status."""
+    """Why a request ended the way it did; each has exactly one HTTP status (several may share one)."""
+
+    def __new__(cls, status: HTTPStatus):
+        # Numbered in order, the status kept aside: members that share a status stay distinct
+        # members instead of becoming aliases of the first.
+        member = object.__new__(cls)
+        member._value_ = len(cls.__members__)
+        member._status = int(status)
+        return member
 
     SUCCEEDED = HTTPStatus.OK
     JOB_ACCEPTED = HTTPStatus.CREATED
@@ -27,12 +41,12 @@ class Outcome(enum.Enum):
     BODY_TOO_LARGE = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     TOO_MANY = HTTPStatus.TOO_MANY_REQUESTS  # max_inflight reached, or the job queue is full
     FAILED = HTTPStatus.INTERNAL_SERVER_ERROR
-    STORAGE_FAILED = HTTPStatus.BAD_GATEWAY
+    STORAGE_FAILED = HTTPStatus.INTERNAL_SERVER_ERROR  # supervisor exit 3: see the module's docstring
     UNAVAILABLE = HTTPStatus.SERVICE_UNAVAILABLE  # draining after SIGTERM, or the fork server restarting
 
     @property
     def status(self) -> int:
-        return int(self.value)
+        return self._status
 
 
 _SUPERVISOR_EXITS = {

@@ -29,7 +29,8 @@ if TYPE_CHECKING:  # annotations only: importing typing is start-up time
 # Shared read-only default for mapping fields (the records are immutable).
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Python's level names, as OSCAR's checkValues accepts them (grycap/oscar pkg/handlers/create.go).
+LOG_LEVELS = ("NOTSET", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _LOG_LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL"}
 
 
@@ -72,9 +73,12 @@ class StoragePath:
         return parts[1].strip("/") if len(parts) > 1 else ""
 
     def matches(self, name: str) -> bool:
-        """Whether a file (its name relative to the output dir) passes the prefix/suffix filters."""
-        base = name.rsplit("/", 1)[-1]
-        if self.prefix and not any(base.startswith(p) or name.startswith(p) for p in self.prefix):
+        """Whether a file (its path relative to the output dir) passes the prefix/suffix filters.
+
+        Both filters look at that relative path, as faas-supervisor's `upload_output` does:
+        prefix `result-` selects `result-a.png`, not `nested/result-b.png`.
+        """
+        if self.prefix and not any(name.startswith(p) for p in self.prefix):
             return False
         if self.suffix and not any(name.endswith(s) for s in self.suffix):
             return False
@@ -170,7 +174,14 @@ class ServiceConfig:
     synchronous: ScaleSettings = ScaleSettings()
     token: Optional[str] = None
     expose: Optional[ExposeSettings] = None  # only the control plane reads it
+    # OSCAR's `isolation_level: USER`: events come from per-user buckets `<input bucket>-<uid>`,
+    # listed (by OSCAR's create.go) in `bucket_list`; outputs go back to the event's bucket.
+    isolation_level: str = "SERVICE"
+    bucket_list: Tuple[str, ...] = ()
     raw: Mapping[str, Any] = EMPTY
+    # One-line notes on values taken with a fallback (an unknown log_level), logged once the
+    # invocation's logs are set up: parsing happens before, and its result may come from a cache.
+    warnings: Tuple[str, ...] = ()
 
     @classmethod
     def from_mapping(cls, data: Any, where: str = "function_config.yaml") -> "ServiceConfig":
@@ -179,9 +190,10 @@ class ServiceConfig:
         env_section = _mapping(data.get("environment") or {}, "environment")
         variables = env_section.get("Variables", env_section.get("variables")) or {}
         synchronous = _mapping(data.get("synchronous") or {}, "synchronous")
+        log_level, level_warning = parse_log_level(data.get("log_level", "INFO"), "log_level")
         config = cls(
             name=_str(data.get("name", "service"), "name"),
-            log_level=parse_log_level(data.get("log_level", "INFO"), "log_level"),
+            log_level=log_level,
             file_stage_in=parse_bool(data.get("file_stage_in", False), "file_stage_in"),
             input=tuple(
                 StoragePath.from_mapping(item, f"input[{i}]") for i, item in enumerate(_list(data.get("input"), "input"))
@@ -207,7 +219,10 @@ class ServiceConfig:
             ),
             token=_opt_str(data.get("token"), "token"),
             expose=ExposeSettings.from_mapping(data["expose"]) if data.get("expose") is not None else None,
+            isolation_level=_str(data.get("isolation_level") or "SERVICE", "isolation_level").strip().upper(),
+            bucket_list=_str_tuple(data.get("bucket_list"), "bucket_list"),
             raw=dict(data),
+            warnings=(level_warning,) if level_warning else (),
         )
         config.check_references()
         return config
@@ -229,6 +244,10 @@ class ServiceConfig:
                     f"{kind}[{i}].storage_provider: '{ref}' names no provider defined in storage_providers"
                 )
 
+    def is_user_bucket(self, bucket: str) -> bool:
+        """Whether `bucket` is one of the per-user buckets of an `isolation_level: USER` service."""
+        return self.isolation_level == "USER" and bucket in self.bucket_list
+
     def provider_section(self, ref: ProviderRef) -> Mapping[str, Any]:
         """The config section of one provider (empty for an implicit one such as local.default)."""
         return self.storage_providers.get(ref.type, {}).get(ref.id, {})
@@ -240,12 +259,17 @@ class ServiceConfig:
 _IMPLICIT_PROVIDERS = {("local", "default"), ("minio", "default")}
 
 
-def parse_log_level(value: Any, field: str) -> str:
+def parse_log_level(value: Any, field: str) -> Tuple[str, Optional[str]]:
+    """(level name, warning or None): an unknown level is INFO with a warning, never a refusal.
+
+    OSCAR's checkValues turns an unknown `log_level` into INFO (create.go), and its FaaS
+    Supervisor hands the name to `logging`; refusing it would make every request a 400.
+    """
     text = str(value).strip().upper()
     text = _LOG_LEVEL_ALIASES.get(text, text)
-    if text not in LOG_LEVELS:
-        raise BadConfig(f"{field}: expected one of {', '.join(LOG_LEVELS)}, got {value!r}")
-    return text
+    if text in LOG_LEVELS:
+        return text, None
+    return "INFO", f"{field}: unknown level {value!r}, using INFO (expected one of {', '.join(LOG_LEVELS)})"
 
 
 def parse_bool(value: Any, field: str) -> bool:

@@ -83,7 +83,10 @@ class RuntimeSettings:
         config_dir = env.get("FAAS_SUPERVISOR_CONFIG_DIR") or DEFAULT_CONFIG_DIR
         service = _load_service(env, config_dir, config_path, service_name)
         if env.get("LOG_LEVEL"):
-            service = service.with_overrides(log_level=parse_log_level(env["LOG_LEVEL"], "LOG_LEVEL"))
+            level, warning = parse_log_level(env["LOG_LEVEL"], "LOG_LEVEL")
+            service = service.with_overrides(
+                log_level=level, warnings=service.warnings + ((warning,) if warning else ())
+            )
         if env.get("FILE_STAGE_IN"):
             service = service.with_overrides(file_stage_in=parse_bool(env["FILE_STAGE_IN"], "FILE_STAGE_IN"))
         event = env.get("EVENT")

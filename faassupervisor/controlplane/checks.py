@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from faassupervisor import logs
 from faassupervisor.config.service import ServiceConfig
+from faassupervisor.controlplane.oscar_fields import OscarFields
 from faassupervisor.errors import BadConfig
 
 log = logs.get_logger(__name__)
@@ -29,21 +30,27 @@ _QUANTITY = re.compile(r"([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE]
 RESERVED_VARIABLES = ("OSCAR_SERVICE_NAME", "OSCAR_SERVICE_TOKEN", "OSCAR_SERVICE_BASE_PATH")
 KNATIVE_RESERVED = ("PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION")  # Knative sets these itself
 
-# Fields of OSCAR's service definition that change what runs but that we do not render.
-_NOT_RENDERED = (
-    "alpine", "enable_sgx", "image_prefetch", "mount", "volume", "replicas",
-    "total_cpu", "total_memory", "interlink_node_name",
-)
-# Fields we read, and OSCAR's bookkeeping fields that do not affect the pod.
+# Fields of OSCAR's service (pkg/types/service.go) that need an OSCAR-side component we do not
+# have: rendering them is impossible, so each gets a warning naming what is missing.
+_NOT_RENDERED = {
+    "image_prefetch": "needs OSCAR's image-prefetcher DaemonSet; pull the image ahead yourself",
+    "total_cpu": "needs Apache YuniKorn's per-service queue, which OSCAR configures",
+    "total_memory": "needs Apache YuniKorn's per-service queue, which OSCAR configures",
+    "replicas": "needs OSCAR's manager to delegate invocations to other clusters",
+    "federation": "needs OSCAR's manager to delegate invocations to other clusters",
+    "kserve": "needs KServe and OSCAR's manager to create the InferenceService",
+}
+# Fields we read or render, and OSCAR's bookkeeping fields that do not affect the pod.
 _KNOWN = (
     "name", "image", "script", "memory", "cpu", "enable_gpu", "log_level", "file_stage_in", "input", "output",
     "storage_providers", "environment", "image_pull_secrets", "labels", "annotations", "synchronous",
     "expose", "token", "cluster_id", "owner", "vo", "visibility", "allowed_users", "isolation_level",
-    "bucket_list", "delegation", "rescheduler_threshold", "clusters",
-) + _NOT_RENDERED
+    "bucket_list", "delegation", "rescheduler_threshold", "clusters", "alpine", "enable_sgx", "mount", "volume",
+    "interlink_node_name", "ephemeral_storage_request", "namespace", "volume_status", "deployment",
+) + tuple(_NOT_RENDERED)
 
 
-def check_service(config: ServiceConfig) -> None:
+def check_service(config: ServiceConfig, fields: OscarFields) -> None:
     raw: Mapping[str, Any] = config.raw
     if "name" not in raw:
         raise BadConfig("name: required")
@@ -53,8 +60,9 @@ def check_service(config: ServiceConfig) -> None:
     if not config.script:
         raise BadConfig("script: required (the path of the user script, relative to the FDL)")
     _check_scale(config.synchronous.min_scale, config.synchronous.max_scale, "synchronous", unlimited_max=True)
-    for field in ("cpu", "memory"):
-        value = getattr(config, field)
+    quantities = {"cpu": config.cpu, "memory": config.memory, "ephemeral_storage_request": fields.ephemeral_storage,
+                  "volume.size": fields.volume.size if fields.volume else None}
+    for field, value in quantities.items():
         if value is not None and not _QUANTITY.fullmatch(value):
             raise BadConfig(f"{field}: {value!r} is not a Kubernetes quantity (like '1', '500m', '2Gi')")
     for i, secret in enumerate(config.image_pull_secrets):
@@ -71,8 +79,10 @@ def check_service(config: ServiceConfig) -> None:
             raise BadConfig(f"environment.Variables.{name}: reserved, set by the control plane")
         if name in KNATIVE_RESERVED and not exposed:
             raise BadConfig(f"environment.Variables.{name}: reserved by Knative for synchronous services")
+    if fields.volume is not None:
+        check_object_name(fields.volume.claim, "volume.name")
     if raw.get("expose"):
-        _check_expose(config)
+        _check_expose(config, fields)
     _warn_unrendered(raw)
 
 
@@ -84,15 +94,19 @@ def check_name(name: str, field: str) -> None:
         )
 
 
-def _check_expose(config: ServiceConfig) -> None:
+def _check_expose(config: ServiceConfig, fields: OscarFields) -> None:
     expose = config.expose
-    if not expose.exposed:
+    if not fields.ports.api:
         raise BadConfig("expose.api_port: required to expose a service (the port its server listens on)")
-    _check_port(expose.api_port, "expose.api_port")
-    if expose.node_port:
-        _check_port(expose.node_port, "expose.nodePort")
-        if expose.set_auth:
-            raise BadConfig("expose.set_auth: does not work with expose.nodePort (no Ingress to enforce it)")
+    auth_type = str((config.raw.get("expose") or {}).get("auth_type") or "basic").strip().lower()
+    if expose.set_auth and auth_type != "basic":
+        # OSCAR's `forward` auth asks its manager's /auth endpoint through a Gateway HTTPRoute.
+        log.warning("service %r: expose.auth_type %r is not rendered: it needs OSCAR's manager and a Gateway"
+                    " HTTPRoute; basic auth (the token as password) is rendered instead", config.name, auth_type)
+    if expose.set_auth and not fields.ports.has_ingress:
+        # As OSCAR: a fixed nodePort means no Ingress, hence no basic auth in front of the server.
+        log.warning("service %r: expose.set_auth has no effect with a fixed expose.nodePort (no Ingress, no auth)",
+                    config.name)
     if expose.min_scale < 1:
         raise BadConfig(f"expose.min_scale: must be at least 1, got {expose.min_scale}")
     _check_scale(expose.min_scale, expose.max_scale, "expose", unlimited_max=False)
@@ -114,11 +128,6 @@ def _check_scale(low: int, high: int, field: str, unlimited_max: bool) -> None:
         raise BadConfig(f"{field}.min_scale: {low} is greater than {field}.max_scale: {high}")
 
 
-def _check_port(port: int, field: str) -> None:
-    if not 0 < port < 65536:
-        raise BadConfig(f"{field}: {port} is not a port number (1-65535)")
-
-
 def check_object_name(name: str, field: str) -> None:
     if len(name) > 253 or not _SUBDOMAIN.fullmatch(name):
         raise BadConfig(f"{field}: {name!r} is not a valid Kubernetes object name")
@@ -134,6 +143,8 @@ def _warn_unrendered(raw: Mapping[str, Any]) -> None:
     name = raw.get("name")
     for key in raw:
         if key in _NOT_RENDERED:
-            log.warning("service %r: %s is not rendered by faas-supervisor (an OSCAR-only feature); ignored", name, key)
+            if raw[key] in (None, False, "", 0, [], {}):
+                continue  # OSCAR writes every field, empty, into function_config.yaml
+            log.warning("service %r: %s is not rendered: it %s", name, key, _NOT_RENDERED[key])
         elif key not in _KNOWN:
             log.warning("service %r: %s is not a field of an OSCAR service (a typo?); ignored", name, key)

@@ -28,10 +28,17 @@ def add_subcommands(subparsers) -> None:
         "render", parents=[fdl, deploy, watchdog],
         help="print the Kubernetes/Knative objects of every service of an FDL (for kubectl apply -f -)",
     )
-    render.add_argument("--cluster-local", action="store_true",
-                        help="Knative Services reachable only inside the cluster (as OSCAR deploys them)")
+    visibility = render.add_mutually_exclusive_group()
+    visibility.add_argument("--cluster-local", action="store_true",
+                            help="Knative Services reachable only inside the cluster, as OSCAR deploys them (default)")
+    visibility.add_argument("--public", action="store_true",
+                            help="external Knative Services; the watchdog then asks for the token on every path")
     render.add_argument("--ingress-class", default="nginx", help="IngressClass of exposed services (default: nginx)")
     render.add_argument("--ingress-host", help="host name of exposed services' Ingress (TLS Secret of the same name)")
+    render.add_argument("--cors-allow-origin", default=layout.OSCAR_CORS_ORIGINS, metavar="ORIGINS",
+                        help="comma-separated origins the exposed services' Ingress allows (default: OSCAR's)")
+    render.add_argument("--oscar-version", type=int, choices=(3, 4), default=4,
+                        help="name exposed Deployments as this OSCAR does: 3 → <name>-dlp, 4 → <name>-dpl (default)")
     render.set_defaults(func=render_command)
 
     job = subparsers.add_parser(
@@ -80,6 +87,12 @@ def _add_injection_options(parser) -> None:
 def _add_deploy_options(parser) -> None:
     parser.add_argument("--namespace", help="namespace of every object (default: kubectl's current one)")
     _add_injection_options(parser)
+    parser.add_argument("--minio-secret", metavar="NAME",
+                        help="Secret with accessKey/secretKey mounted at /var/run/secrets/providers/minio.default"
+                             f" (default: OSCAR's, {layout.OSCAR_MINIO_SECRET!r} or the event's user; or"
+                             " <name>-minio rendered from the FDL's minio.default keys)")
+    parser.add_argument("--minio-endpoint", default=layout.OSCAR_MINIO_ENDPOINT, metavar="URL",
+                        help=f"minio.default's endpoint when the FDL has none (default: {layout.OSCAR_MINIO_ENDPOINT})")
 
 
 def _add_watchdog_options(parser) -> None:
@@ -89,6 +102,8 @@ def _add_watchdog_options(parser) -> None:
     group.add_argument("--exec-timeout", type=_non_negative, default=0, metavar="SECONDS", help="0: no limit")
     group.add_argument("--max-inflight", type=_non_negative, default=1, metavar="N",
                        help="concurrent invocations per pod (default: 1, as OSCAR)")
+    group.add_argument("--healthcheck-interval", type=_non_negative, default=5, metavar="SECONDS",
+                       help="how long a stopping pod answers 503 on /_/health before it exits (default: 5, as OSCAR)")
 
 
 def _injection(args):
@@ -97,13 +112,33 @@ def _injection(args):
     return Injection(mode=args.injection, kit_image=args.kit_image)
 
 
+def _write(text: str) -> None:
+    """Print rendered YAML; say once when it names the default kit image, which no registry serves."""
+    sys.stdout.write(text)
+    if f"image: {layout.DEFAULT_KIT_IMAGE}\n" in text:
+        from faassupervisor import logs
+
+        logs.get_logger(__name__).warning(
+            "the kit image %s is what `make images` builds, not a published image: push it where the cluster"
+            " pulls from and pass --kit-image REGISTRY/faas-supervisor-kit:TAG", layout.DEFAULT_KIT_IMAGE)
+
+
 def _watchdog(args):
     from faassupervisor.controlplane.options import WatchdogSettings
 
     return WatchdogSettings(
         read_timeout=args.read_timeout, write_timeout=args.write_timeout,
         exec_timeout=args.exec_timeout, max_inflight=args.max_inflight,
+        healthcheck_interval=args.healthcheck_interval,
     )
+
+
+def _minio(args) -> dict:
+    from faassupervisor.controlplane.checks import check_object_name
+
+    if args.minio_secret is not None:
+        check_object_name(args.minio_secret, "--minio-secret")
+    return {"minio_secret": args.minio_secret, "minio_endpoint": args.minio_endpoint}
 
 
 def render_command(args) -> int:
@@ -112,10 +147,11 @@ def render_command(args) -> int:
     from faassupervisor.controlplane.yaml_output import dump_all
 
     options = RenderOptions(
-        namespace=args.namespace, injection=_injection(args), watchdog=_watchdog(args),
-        cluster_local=args.cluster_local, ingress_class=args.ingress_class, ingress_host=args.ingress_host,
+        namespace=args.namespace, injection=_injection(args), watchdog=_watchdog(args), public=args.public,
+        ingress_class=args.ingress_class, ingress_host=args.ingress_host, cors_allow_origin=args.cors_allow_origin,
+        oscar_version=args.oscar_version, **_minio(args),
     )
-    sys.stdout.write(dump_all(render_fdl(args.fdl, options, args.cluster)))
+    _write(dump_all(render_fdl(args.fdl, options, args.cluster)))
     return 0
 
 
@@ -133,8 +169,9 @@ def render_job_command(args) -> int:
         except OSError as err:
             raise BadConfig(f"--event: cannot read {args.event}: {err.strerror}") from None
     event = parse_event(data, "--event")
-    options = RenderOptions(namespace=args.namespace, injection=_injection(args), job_ttl_seconds=args.ttl)
-    sys.stdout.write(dump_all([render_job(args.fdl, options, event, args.service, args.cluster)]))
+    options = RenderOptions(namespace=args.namespace, injection=_injection(args), job_ttl_seconds=args.ttl,
+                            **_minio(args))
+    _write(dump_all([render_job(args.fdl, options, event, args.service, args.cluster)]))
     return 0
 
 

@@ -1,10 +1,11 @@
 """Exposed services: a long-running server reached at /system/services/<name>/exposed/, scaled on CPU.
 
 Deployment + Service + HorizontalPodAutoscaler + Ingress (or a NodePort
-Service), with OSCAR's names (`<name>-dlp`, `-svc`, `-hpa`, `-ing`,
-`-auth-expose`) and OSCAR's meaning of every `expose` field. The container runs
-the user script (or the image's own command), not the watchdog, so no runtime
-is injected; its config is still at /oscar/config.
+Service), with OSCAR's names (`<name>-dpl` in 4.x, `-dlp` in 3.x, `-svc`,
+`-hpa`, `-ing`, `-auth-expose`) and OSCAR's meaning of every `expose` field
+(pkg/backends/resources/expose.go). The container runs the user script through
+`/bin/sh -c` (OSCAR's examples have no `#!` line), or the image's own command,
+not the watchdog, so no runtime is injected; its config is still at /oscar/config.
 """
 
 from __future__ import annotations
@@ -18,17 +19,22 @@ from faassupervisor.controlplane.config_objects import ServiceFiles, labels
 from faassupervisor.controlplane.options import RenderOptions
 from faassupervisor.controlplane.podspec import service_container, service_pod_spec, template_metadata
 
-SERVICE_PORT = 80
+SERVICE_PORT = 80  # the first port; the next ones are 81, 82, ... (expose.go getServiceSpec)
 APP_LABEL = "app"
 APP_PREFIX = "oscar-svc-exp-"  # OSCAR's selector value, so its tooling finds the pods
+# OSCAR's probe timings (expose.go): a minute before liveness counts, three minutes to start.
+_LIVENESS = {"initialDelaySeconds": 60, "periodSeconds": 10, "timeoutSeconds": 10, "failureThreshold": 12}
+_READINESS = {"initialDelaySeconds": 10, "periodSeconds": 5, "timeoutSeconds": 10}
+_STARTUP = {"periodSeconds": 10, "timeoutSeconds": 10, "failureThreshold": 18}
 
 
 def expose_objects(files: ServiceFiles, options: RenderOptions) -> List[Dict[str, Any]]:
     expose = files.bundle.config.expose
     # The Secret before the Ingress that names it; no Ingress (nor auth) with a NodePort.
-    objects = [auth_secret(files, options)] if expose.set_auth and not expose.node_port else []
+    ingress_too = files.bundle.fields.ports.has_ingress
+    objects = [auth_secret(files, options)] if expose.set_auth and ingress_too else []
     objects += [deployment(files, options), service(files, options), autoscaler(files, options)]
-    if not expose.node_port:
+    if ingress_too:
         objects.append(ingress(files, options))
     return objects
 
@@ -40,53 +46,75 @@ def _selector(name: str) -> Dict[str, str]:
 def deployment(files: ServiceFiles, options: RenderOptions) -> Dict[str, Any]:
     config = files.bundle.config
     expose = config.expose
-    command = None if expose.default_command else [f"{layout.CONFIG_DIR}/{layout.SCRIPT_FILE}"]
-    container = service_container(files, command=command, base_path=layout.exposed_path(config.name))
-    container["ports"] = [{"name": "podport", "containerPort": expose.api_port}]
-    container.update(_probes(expose.api_port, expose.health_path))
+    if expose.default_command:
+        command = args = None
+    else:
+        # Through the shell, as OSCAR: a script without `#!` runs too (exec would fail with ENOEXEC).
+        command, args = ["/bin/sh"], ["-c", f"{layout.CONFIG_DIR}/{layout.SCRIPT_FILE}"]
+    container = service_container(files, command=command, args=args)
+    ports = files.bundle.fields.ports.api
+    container["ports"] = [{"name": _port_name(i), "containerPort": port} for i, port in enumerate(ports)]
+    container.update(_probes(probe_path(files)))
     pod_labels = labels(files.bundle)
     pod_labels.update(_selector(config.name))
+    name = layout.deployment_name(config.name, options.oscar_version)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": options.metadata(f"{config.name}-dlp", labels(files.bundle), config.annotations),
+        "metadata": options.metadata(name, labels(files.bundle), config.annotations),
         "spec": {
             # No `replicas`: the HPA owns the count, and re-applying must not reset it.
             "selector": {"matchLabels": _selector(config.name)},
             "template": {
                 "metadata": template_metadata(files, pod_labels),
-                "spec": service_pod_spec(files, options, container, with_runtime=False),
+                "spec": service_pod_spec(files, options, container, with_runtime=False, with_minio=False),
             },
         },
     }
 
 
-def _probes(port: int, health_path) -> Dict[str, Any]:
-    if health_path is None:
-        # Any server accepts a connection once it listens; no path is assumed.
-        return {"readinessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 5}}
-    check = {"httpGet": {"path": health_path, "port": port}}
+def _port_name(index: int) -> str:
+    return f"podport-{index}"
+
+
+def probe_path(files: ServiceFiles) -> str:
+    """OSCAR's getProbePath: `health_path` (default `/`), behind the public prefix with `rewrite_target`
+    (3.7.1, and 4.x's default `probe_mode: legacy`), as it is with `probe_mode: direct`."""
+    expose = files.bundle.config.expose
+    path = expose.health_path or "/"
+    path = path if path.startswith("/") else "/" + path
+    if expose.rewrite_target and files.bundle.fields.probe_mode == "legacy":
+        return layout.exposed_path(files.bundle.name) + path
+    return path
+
+
+def _probes(path: str) -> Dict[str, Any]:
+    # An HTTP GET, never a TCP check: a hung server that still accepts connections is restarted.
+    check = {"httpGet": {"path": path, "port": _port_name(0)}}
     return {
-        # Up to 10 minutes to start (models take long to load), then checked every 10 s.
-        "startupProbe": dict(check, periodSeconds=10, failureThreshold=60),
-        "readinessProbe": dict(check, periodSeconds=5),
-        "livenessProbe": dict(check, periodSeconds=10, failureThreshold=3),
+        "livenessProbe": dict(check, **_LIVENESS),
+        "readinessProbe": dict(check, **_READINESS),
+        "startupProbe": dict(check, **_STARTUP),
     }
 
 
 def service(files: ServiceFiles, options: RenderOptions) -> Dict[str, Any]:
     config = files.bundle.config
-    port: Dict[str, Any] = {"name": "serviceport", "port": SERVICE_PORT, "targetPort": config.expose.api_port}
-    if config.expose.node_port:
-        port["nodePort"] = config.expose.node_port
+    ports = files.bundle.fields.ports
+    items: List[Dict[str, Any]] = []
+    for i, target in enumerate(ports.api):
+        item: Dict[str, Any] = {"name": f"serviceport-{i}", "port": SERVICE_PORT + i, "targetPort": target}
+        if ports.node and ports.node[i]:
+            item["nodePort"] = ports.node[i]  # 0: Kubernetes picks one
+        items.append(item)
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": options.metadata(f"{config.name}-svc", labels(files.bundle)),
         "spec": {
-            "type": "NodePort" if config.expose.node_port else "ClusterIP",
+            "type": "NodePort" if ports.is_node_port else "ClusterIP",
             "selector": _selector(config.name),
-            "ports": [port],
+            "ports": items,
         },
     }
 
@@ -98,7 +126,8 @@ def autoscaler(files: ServiceFiles, options: RenderOptions) -> Dict[str, Any]:
         "kind": "HorizontalPodAutoscaler",
         "metadata": options.metadata(f"{config.name}-hpa", labels(files.bundle)),
         "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"{config.name}-dlp"},
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                               "name": layout.deployment_name(config.name, options.oscar_version)},
             "minReplicas": config.expose.min_scale,
             "maxReplicas": config.expose.max_scale,
             "metrics": [{
@@ -120,6 +149,12 @@ def ingress(files: ServiceFiles, options: RenderOptions) -> Dict[str, Any]:
     annotations = {
         "nginx.ingress.kubernetes.io/rewrite-target": f"{base}/$1" if config.expose.rewrite_target else "/$1",
         "nginx.ingress.kubernetes.io/use-regex": "true",
+        # Uploads of any size (notebooks, models), and OSCAR's CORS rules for its dashboard (expose.go).
+        "nginx.ingress.kubernetes.io/proxy-body-size": "0",
+        "nginx.ingress.kubernetes.io/enable-cors": "true",
+        "nginx.ingress.kubernetes.io/cors-allow-origin": options.cors_allow_origin,
+        "nginx.ingress.kubernetes.io/cors-allow-methods": layout.OSCAR_CORS_METHODS,
+        "nginx.ingress.kubernetes.io/cors-allow-headers": layout.OSCAR_CORS_HEADERS,
     }
     if config.expose.set_auth:
         annotations.update({

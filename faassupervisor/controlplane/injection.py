@@ -47,6 +47,8 @@ class Injection:
         return {
             "name": layout.INSTALL_CONTAINER,
             "image": self.kit_image,
+            # The default tag is `latest`, which Kubernetes would re-pull on every start.
+            "imagePullPolicy": "IfNotPresent",
             # The kit has no shell: its own binary copies the runtime into the volume.
             "command": [layout.WATCHDOG, "install", layout.KIT_INSTALL_DIR],
             "volumeMounts": [{"name": layout.RUNTIME_VOLUME, "mountPath": layout.KIT_INSTALL_DIR}],

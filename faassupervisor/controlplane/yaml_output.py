@@ -9,7 +9,8 @@ def dump_all(objects: Iterable[Any]) -> str:
     import yaml  # deferred: only the control plane's commands print YAML
 
     class Dumper(yaml.SafeDumper):
-        pass
+        def ignore_aliases(self, data) -> bool:
+            return True  # a person reads the output: shared values written out, no &id001 / *id001
 
     def represent_str(dumper, value: str):
         style = "|" if "\n" in value else None

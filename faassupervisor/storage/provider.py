@@ -88,6 +88,11 @@ class StorageProvider(abc.ABC):
             )
 
     @classmethod
+    def defined_without_section(cls, provider_id: str, context: ProviderContext) -> bool:
+        """Whether this provider exists even with no `storage_providers` section (OSCAR's mounted secrets)."""
+        return False
+
+    @classmethod
     def options(cls, provider_id: str, section: Mapping[str, Any], context: ProviderContext) -> dict:
         """Keyword arguments for the constructor, taken from the validated section."""
         return {}

@@ -66,6 +66,15 @@ class ProviderSet:
         for entry in self._service.input + self._service.output:
             self.get(entry.provider)
 
+    def is_defined(self, ref: ProviderRef) -> bool:
+        """Whether `ref` names a provider this service can use (a section, or what it needs mounted)."""
+        if ref.id in self._service.storage_providers.get(ref.type, {}):
+            return True
+        try:
+            return provider_class(ref.type).defined_without_section(ref.id, self._context)
+        except BadConfig:  # an unknown type: not defined
+            return False
+
     def get(self, ref: ProviderRef) -> StorageProvider:
         if ref not in self._built:
             section: Mapping = self._service.provider_section(ref)

@@ -27,9 +27,9 @@ from pathlib import Path
 
 from faassupervisor import logs
 from faassupervisor.config.service import ServiceConfig, StoragePath
-from faassupervisor.errors import StorageFailure, SupervisorError
+from faassupervisor.errors import BadInput, StorageFailure, SupervisorError
 from faassupervisor.events.storage import StorageEvent, match_input
-from faassupervisor.paths import output_files, safe_join, safe_relative
+from faassupervisor.paths import object_key_name, output_files, safe_join, safe_relative
 from faassupervisor.storage.provider import MULTIPART_THRESHOLD, MiB, StorageProvider
 from faassupervisor.storage.registry import ProviderSet
 from faassupervisor.storage.retry import DEFAULT_POLICY, RetryPolicy, TransientStorageError
@@ -80,8 +80,12 @@ def download(
     policy: RetryPolicy = DEFAULT_POLICY,
     progress_interval: float = PROGRESS_INTERVAL,
 ) -> int:
-    """Fetch `bucket/key` into `dest`, size-checked and retried; nothing is left at `dest` on failure."""
-    partial = dest.with_name(f".{dest.name}.partial")
+    """Fetch `bucket/key` into `dest`, size-checked and retried; nothing is left at `dest` on failure.
+
+    The partial file's name is short and fixed-length, not `dest`'s name with a suffix: a key whose
+    last component is at the file system's limit (255 bytes on ext4, legal on S3) must still fit."""
+    _check_name_length(dest, key)
+    partial = dest.with_name(f".download-{os.getpid()}-{threading.get_ident() % 65536}.partial")
     expected = [_UNKNOWN]
 
     def attempt() -> int:
@@ -117,6 +121,39 @@ def download(
         partial.unlink(missing_ok=True)
 
 
+def _check_name_length(dest: Path, key: str) -> None:
+    """BadInput, naming the limit, when `dest`'s name is longer than its file system allows."""
+    size = len(os.fsencode(dest.name))
+    try:
+        limit = os.pathconf(dest.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    if size > limit:
+        raise BadInput(
+            f"object key {logs.shorten(key)!r}: its last component is {size} bytes, longer than"
+            f" this file system allows for a file name ({limit} bytes)"
+        )
+
+
+MAX_KEY_BYTES = 1024  # S3's (and MinIO's) longest object key
+
+
+def _key_for(relative: str, folder: str) -> str:
+    """The object key of output `relative` under `folder`: UTF-8, as keys must be (a file name
+    that is not is escaped, and the log says so); StorageFailure, in one line, when too long."""
+    name = object_key_name(relative)
+    if name != relative:
+        log.warning("output %r uploaded as %r: object keys must be UTF-8", relative, name)
+    key = f"{folder}/{name}" if folder else name
+    size = len(key.encode("utf-8"))
+    if size > MAX_KEY_BYTES:
+        raise StorageFailure(
+            f"output {logs.shorten(key)!r} cannot be uploaded: its key is {size} bytes, longer than"
+            f" object stores allow ({MAX_KEY_BYTES} bytes)"
+        )
+    return key
+
+
 def plan_uploads(output_dir: Path, outputs) -> List[Tuple[StoragePath, Path, str, str]]:
     """(output entry, local file, bucket, key) for every file each entry's filters select."""
     files = output_files(output_dir)
@@ -126,7 +163,7 @@ def plan_uploads(output_dir: Path, outputs) -> List[Tuple[StoragePath, Path, str
             relative = path.relative_to(output_dir).as_posix()
             if not entry.matches(relative):
                 continue
-            key = f"{entry.folder}/{relative}" if entry.folder else relative
+            key = _key_for(relative, entry.folder)
             plan.append((entry, path, entry.bucket, key))
     return plan
 

@@ -94,7 +94,9 @@ def engine() -> Engine:
         pytest.skip("image tests need a container engine: neither podman nor docker is installed")
     found = Engine(path)
     if not found.image_exists(SERVICE_BASE):
-        reason = f"local base image {SERVICE_BASE} is missing: run {SETUP_SCRIPT} (from the repository root)"
+        reason = (f"the local base image {SERVICE_BASE} is missing (a Debian root file system the tests build "
+                  f"FROM, since no registry is used): build it with {SETUP_SCRIPT}, which .ci/run calls, "
+                  f"or tag any Debian bookworm image with that name")
         if os.environ.get("FAAS_SUPERVISOR_REQUIRE_IMAGES") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
@@ -142,12 +144,12 @@ class Container:
         proc = self.engine("inspect", "--format", "{{.State.Running}}", self.name, check=False, timeout=60)
         return proc.stdout.decode().strip() == "true"
 
-    def wait_ready(self, timeout: float = 60) -> None:
-        """Until GET /_/health answers 200; fails with the container's log if it exits or never does."""
+    def wait_ready(self, timeout: float = 60, path: str = "/_/health") -> None:
+        """Until GET `path` answers 200; fails with the container's log if it exits or never does."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if requests.get(f"{self.url}/_/health", timeout=2).status_code == 200:
+                if requests.get(f"{self.url}{path}", timeout=2).status_code == 200:
                     return
             except requests.RequestException:
                 pass

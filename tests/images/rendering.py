@@ -5,8 +5,10 @@ Secret with `function_config.yaml`, a Knative Service or a Job whose pod has
 the kit's init container, an emptyDir at /oscar/bin and a projected volume at
 /oscar/config). `PodReplay` turns such a pod spec into container runs: each
 emptyDir becomes an engine volume, each projected volume a read-only
-directory holding the items it names (with their modes), environment
-references are resolved from the rendered Secrets, and the command is the
+directory holding the items it names (with their modes), a secret volume
+a read-only directory of the Secret's keys, environment references are
+resolved from the rendered Secrets (or from `cluster_secrets`, the Secrets a
+cluster already holds, such as OSCAR's `minio`), and the command is the
 rendered one. Nothing here knows what the control plane "should" render: it
 reads what it did.
 """
@@ -40,9 +42,12 @@ class ContainerRun:
 class PodReplay:
     """The containers of one rendered pod spec; `close()` removes the volumes it created."""
 
-    def __init__(self, engine, objects: Sequence[Mapping[str, Any]], workdir: Path):
+    def __init__(self, engine, objects: Sequence[Mapping[str, Any]], workdir: Path,
+                 cluster_secrets: Optional[Mapping[str, Mapping[str, str]]] = None):
         self.engine = engine
         self.objects = list(objects)
+        for name, data in (cluster_secrets or {}).items():
+            self.objects.append({"kind": "Secret", "metadata": {"name": name}, "stringData": dict(data)})
         self.workdir = workdir
         self._volumes: Dict[str, str] = {}  # pod volume name -> engine volume or host directory
         self._created: List[str] = []
@@ -69,7 +74,7 @@ class PodReplay:
         for mount in container.get("volumeMounts") or []:
             source = self._volume(pod, mount["name"])
             mounts.append(f"{source}:{mount['mountPath']}" + (":ro" if mount.get("readOnly") else ""))
-        ports = container.get("ports") or []
+        ports = container.get("ports") or []  # the first is the one published
         return ContainerRun(
             image=container["image"],
             entrypoint=command[0] if command else None,
@@ -89,8 +94,10 @@ class PodReplay:
             self._created.append(source)
         elif "projected" in volume:
             source = str(self._project(name, volume["projected"]))
+        elif "secret" in volume:
+            source = str(self._project(name, {"sources": [{"secret": {"name": volume["secret"]["secretName"]}}]}))
         else:
-            raise AssertionError(f"volume {name}: only emptyDir and projected volumes can be replayed")
+            raise AssertionError(f"volume {name}: only emptyDir, projected and secret volumes can be replayed")
         self._volumes[name] = source
         return source
 
@@ -125,6 +132,9 @@ class PodReplay:
             if "value" in item:
                 env[item["name"]] = item["value"]
                 continue
+            if "fieldRef" in item["valueFrom"]:
+                env[item["name"]] = f"replayed:{item['valueFrom']['fieldRef']['fieldPath']}"  # no API server here
+                continue
             ref = item["valueFrom"].get("secretKeyRef") or item["valueFrom"].get("configMapKeyRef")
             kind = "Secret" if "secretKeyRef" in item["valueFrom"] else "ConfigMap"
             env[item["name"]] = self._data(kind, ref["name"])[ref["key"]].decode()
@@ -140,15 +150,19 @@ def job_pod(job: Mapping[str, Any]) -> Mapping[str, Any]:
     return job["spec"]["template"]["spec"]
 
 
-def options(kit_image: str) -> RenderOptions:
-    return RenderOptions(injection=Injection(kit_image=kit_image))
+def options(kit_image: str, **changes: Any) -> RenderOptions:
+    return RenderOptions(injection=Injection(kit_image=kit_image), **changes)
 
 
-def render_service(fdl_path: Path, kit_image: str) -> List[Dict[str, Any]]:
-    """`faas-supervisor render FDL --kit-image KIT`, as objects."""
-    return render.render_fdl(fdl_path, options(kit_image))
+def render_service(fdl_path: Path, kit_image: str, **changes: Any) -> List[Dict[str, Any]]:
+    """`faas-supervisor render FDL --kit-image KIT [...]`, as objects."""
+    return render.render_fdl(fdl_path, options(kit_image, **changes))
 
 
-def render_job(fdl_path: Path, kit_image: str, event: Mapping[str, Any]) -> Dict[str, Any]:
-    """`faas-supervisor render-job FDL --event EVENT.json --kit-image KIT`, as an object."""
-    return render.render_job(fdl_path, options(kit_image), json.dumps(event))
+def render_job(fdl_path: Path, kit_image: str, event: Mapping[str, Any], **changes: Any) -> Dict[str, Any]:
+    """`faas-supervisor render-job FDL --event EVENT.json --kit-image KIT [...]`, as an object."""
+    return render.render_job(fdl_path, options(kit_image, **changes), json.dumps(event))
+
+
+def deployment_pod(objects: Iterable[Mapping[str, Any]]) -> Mapping[str, Any]:
+    return next(o for o in objects if o.get("kind") == "Deployment")["spec"]["template"]["spec"]

@@ -28,6 +28,10 @@ class LocalProvider(StorageProvider):
         self.root = root
 
     @classmethod
+    def defined_without_section(cls, provider_id: str, context: ProviderContext) -> bool:
+        return provider_id == "default"  # under $FAAS_SUPERVISOR_STORAGE_DIR
+
+    @classmethod
     def options(cls, provider_id: str, section: Mapping[str, Any], context: ProviderContext) -> dict:
         return {"root": Path(section.get("path") or context.storage_dir)}
 

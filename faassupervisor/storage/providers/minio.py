@@ -1,9 +1,14 @@
 """The `minio` provider: a MinIO (or any S3-compatible) server through the `minio` SDK.
 
 OSCAR's own MinIO is `minio.default`; inside the cluster it answers at
-`http://minio-service.minio:9000`, the default endpoint. Its credentials may
-come from the FDL section or from the files OSCAR mounts at
-`<secrets dir>/minio.<id>/accessKey` and `secretKey` (the section wins).
+`http://minio-service.minio:9000`, the default endpoint. OSCAR writes
+`access_key: hidden` / `secret_key: hidden` into the service's
+function_config.yaml (grycap/oscar pkg/handlers/create.go) and mounts the
+user's MinIO secret at `/var/run/secrets/providers/minio.default/` with the
+files `accessKey` and `secretKey` (pkg/handlers/job.go, `MinIODefaultPath`).
+So when `<secrets dir>/minio.<id>/` exists, its files win over placeholder
+keys (`hidden`, empty or missing); a real key written in the section is used
+as it is.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ if TYPE_CHECKING:  # annotations only: importing typing is start-up time
 
 DEFAULT_ENDPOINT = "http://minio-service.minio:9000"
 _SECRET_FILES = {"access_key": "accessKey", "secret_key": "secretKey"}
+# What OSCAR writes in place of the keys it keeps in the mounted secret (create.go).
+PLACEHOLDERS = ("", "hidden")
 _NOT_FOUND = ("NoSuchKey", "NoSuchObject", "NoSuchBucket", "ResourceNotFound")
 
 
@@ -60,6 +67,12 @@ class MinioProvider(StorageProvider):
         self._client_lock = threading.Lock()
 
     @classmethod
+    def defined_without_section(cls, provider_id: str, context: ProviderContext) -> bool:
+        # OSCAR mounts the user's secret for it: a 3.7 delegated event's `minio.<cluster id>` may
+        # have nothing else (the endpoint is then OSCAR's in-cluster MinIO).
+        return secret_dir(context.secrets_dir, provider_id).is_dir()
+
+    @classmethod
     def options(cls, provider_id: str, section: Mapping[str, Any], context: ProviderContext) -> dict:
         where = f"storage_providers.minio.{provider_id}"
         url = str(section.get("endpoint") or DEFAULT_ENDPOINT).strip()
@@ -68,15 +81,7 @@ class MinioProvider(StorageProvider):
             raise BadConfig(f"{where}.endpoint: expected a URL like {DEFAULT_ENDPOINT}, got {url!r}")
         if parts.path.strip("/") or parts.query:
             raise BadConfig(f"{where}.endpoint: the MinIO endpoint cannot have a path, got {url!r}")
-        credentials = {}
-        for key, file_name in _SECRET_FILES.items():
-            value = section.get(key)
-            secret = Path(context.secrets_dir, f"minio.{provider_id}", file_name)
-            if value in (None, ""):
-                value = _read_secret(secret)
-            if not value:
-                raise BadConfig(f"{where}: missing {key} (not in the section, and no {secret})")
-            credentials[key] = str(value)
+        credentials = _credentials(where, section, secret_dir(context.secrets_dir, provider_id))
         return {
             "endpoint": parts.netloc,
             "secure": parts.scheme == "https",
@@ -168,6 +173,35 @@ class MinioProvider(StorageProvider):
         message = getattr(err, "message", None) if isinstance(err, S3Error) else None
         reason = f"{code or 'error'}{f': {message}' if message else ''} (HTTP {status})"
         return self.failure(action, bucket, key, reason, transient=is_transient_status(status, code))
+
+
+def secret_dir(secrets_dir: str, provider_id: str) -> Path:
+    """Where OSCAR mounts the secret of `minio.<provider_id>` (job.go `MinIODefaultPath` for `default`)."""
+    return Path(secrets_dir, f"minio.{provider_id}")
+
+
+def is_placeholder(value: Any) -> bool:
+    """A key OSCAR left for the mounted secret to fill: missing, empty or `hidden`."""
+    return value is None or str(value).strip().lower() in PLACEHOLDERS
+
+
+def _credentials(where: str, section: Mapping[str, Any], folder: Path) -> dict:
+    """access_key and secret_key: the section's real keys, else the mounted secret files."""
+    mounted = folder.is_dir()
+    credentials = {}
+    for key, file_name in _SECRET_FILES.items():
+        value = section.get(key)
+        if not is_placeholder(value):
+            credentials[key] = str(value)
+            continue
+        said = "missing" if value in (None, "") else f"the placeholder {str(value).strip()!r}"
+        if not mounted:
+            raise BadConfig(f"{where}: {key} is {said} and there is no secret directory {folder}/")
+        secret = _read_secret(folder / file_name)
+        if secret is None:
+            raise BadConfig(f"{where}: {key} is {said} and {folder / file_name} is missing or empty")
+        credentials[key] = secret
+    return credentials
 
 
 def _read_secret(path: Path) -> Optional[str]:
