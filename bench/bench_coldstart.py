@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from bench_soak import _pss_kib  # noqa: E402
 from bench_watchdog import environment  # noqa: E402
 from tests.watchdog_server import FWATCHDOG, _cmdline, children, free_port  # noqa: E402
 from faassupervisor import process_tree  # noqa: E402
@@ -58,17 +59,6 @@ def _answer(port: int, method: str, path: str, body=None) -> int:
         return response.status
     finally:
         conn.close()
-
-
-def _pss_kib(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as handle:
-            for line in handle:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def idle_pss(arbiter: int) -> Dict[str, List[int]]:
