@@ -3,13 +3,16 @@
 Everything is streamed to the output in bounded chunks: a 300 MiB result never
 sits in memory. Base64 is produced 3 bytes in, 4 out, chunk by chunk, so the
 concatenation is exactly `base64(file)` with no line breaks (what oscar-cli,
-oscar-python and `base64 -d` expect).
+oscar-python and `base64 -d` expect); `pybase64` (SIMD) encodes at several
+times the speed of the stdlib's `binascii`.
 """
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
+
+import pybase64
+
 from faassupervisor.records import record
 
 TYPE_CHECKING = False
@@ -89,7 +92,7 @@ def write_base64(path: Path, out: BinaryIO) -> None:
             chunk = handle.read(_CHUNK)
             if not chunk:
                 break
-            out.write(base64.b64encode(chunk))
+            out.write(pybase64.b64encode(chunk))
 
 
 def _copy(path: Path, out: BinaryIO) -> None:

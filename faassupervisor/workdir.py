@@ -24,11 +24,11 @@ OUTPUT_DIR = "output"
 KEPT_DIRS = (INPUT_DIR, OUTPUT_DIR)  # what `clear` keeps (emptied) in a lent work dir
 
 
-def make(parent=None) -> str:
+def make(parent=None, prefix: str = PREFIX) -> str:
     """A new directory only this user can enter, with an unguessable name."""
     parent = parent or DEFAULT_PARENT
     for _ in range(16):
-        path = os.path.join(parent, PREFIX + os.urandom(6).hex())
+        path = os.path.join(parent, prefix + os.urandom(6).hex())
         try:
             os.mkdir(path, 0o700)
         except FileExistsError:

@@ -32,7 +32,8 @@ def test_the_server_reads_its_configs_from_the_cache_without_importing_pyyaml(sa
     # A child parses them and caches them as JSON: PyYAML would only weigh down every fork.
     sandbox.write_config("name: cached\nlog_level: DEBUG\n")
     code = ("import sys; from watchdog import forkserver; from faassupervisor.config import loader; "
-            "forkserver.preload(); print('yaml' in sys.modules, sorted(key[0] for key in loader._PARSED))")
+            "from faassupervisor import workdir; workdir.remove(forkserver.preload()); "
+            "print('yaml' in sys.modules, sorted(key[0] for key in loader._PARSED))")
     done = subprocess.run([sys.executable, "-c", code], env=sandbox.env, capture_output=True, text=True,
                           timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr

@@ -33,10 +33,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         format="%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    forkserver = None
+    if config.uses_supervisor:
+        # Spawned first: the fork server pre-imports the supervisor while this process imports
+        # gunicorn and Flask, instead of after (the two take about as long). The arbiter waits
+        # for it to be ready before it listens, so health says 200 only when it can answer.
+        from watchdog.forkclient import ForkServerProcess
+
+        forkserver = ForkServerProcess(config.environ)
+        forkserver.spawn()
     # Imported here: gunicorn and Flask are not needed to print a config error.
     from watchdog.server import WatchdogServer
 
-    WatchdogServer(config).run()
+    WatchdogServer(config, forkserver).run()
     return 0
 
 

@@ -44,24 +44,39 @@ class ForkServerProcess:
         self.name = f"@fwatchdog-forkserver-{os.getpid()}-{secrets.token_hex(8)}"
         self.path = socket_address(self.name)
         self.process: Optional[subprocess.Popen] = None
+        self._starting: Optional[subprocess.Popen] = None  # spawned, not yet ready
+        self._warm_dir: Optional[str] = None  # the ready server's warm-up directory
         self._lock = threading.Lock()
 
     def start(self) -> None:
         """Start it and wait until it accepts; raises RuntimeError with its one-line reason."""
-        process = subprocess.Popen(
-            [sys.executable, "-m", "watchdog.forkserver", self.name],
-            stdin=subprocess.PIPE,  # our end stays open while we live: its EOF stops the server
-            stdout=subprocess.PIPE,
-            env=self.environ,
-            close_fds=True,
-        )
+        self.spawn()
+        self.wait_ready()
+
+    def spawn(self) -> None:
+        """Start it without waiting: it pre-imports the supervisor while the caller goes on
+        (`fwatchdog` imports gunicorn and Flask meanwhile, on the other core). `wait_ready` next."""
+        if self._starting is None:
+            self._starting = subprocess.Popen(
+                [sys.executable, "-m", "watchdog.forkserver", self.name],
+                stdin=subprocess.PIPE,  # our end stays open while we live: its EOF stops the server
+                stdout=subprocess.PIPE,
+                env=self.environ,
+                close_fds=True,
+            )
+
+    def wait_ready(self) -> None:
+        """Until the spawned server accepts; raises RuntimeError with its one-line reason."""
+        process, self._starting = self._starting, None
         line = _read_line(process.stdout, START_TIMEOUT)
         process.stdout.close()
-        if line.strip() != b"ready":
+        word, _, warm_dir = line.strip().partition(b" ")
+        if word != b"ready":
             process.kill()
             process.wait()
             raise RuntimeError("fork server did not start (its error is logged above)")
         self.process = process
+        self._warm_dir = os.fsdecode(warm_dir) or None
         log.debug("fork server %s listening on %s", process.pid, self.path)
 
     def ensure_running(self) -> None:
@@ -71,6 +86,7 @@ class ForkServerProcess:
                 self.start()
             elif self.process.poll() is not None:
                 log.error("fork server %s; restarting it", describe_exit(self.process.returncode))
+                self._remove_warm_dir()
                 self.start()
 
     def poll(self) -> None:
@@ -101,6 +117,15 @@ class ForkServerProcess:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        self._remove_warm_dir()
+
+    def _remove_warm_dir(self) -> None:
+        """What a fork server that died during its warm-ups left (it removes it itself otherwise)."""
+        if self._warm_dir is not None:
+            from faassupervisor import workdir
+
+            workdir.remove(self._warm_dir)
+            self._warm_dir = None
 
 
 def describe_exit(returncode: int) -> str:

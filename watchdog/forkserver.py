@@ -34,7 +34,8 @@ directory the client lends the invocation and clears afterwards
 (`InvocationOptions.work_dir`).
 
 Run as `python -m watchdog.forkserver SOCKET_NAME` (`@name`: abstract); it prints `ready` on
-stdout once it accepts, and exits (killing every process below it, scripts in
+stdout once it accepts (followed by the directory its remaining warm-ups use, which the
+watchdog removes should the server die), and exits (killing every process below it, scripts in
 sessions of their own included) when its stdin reaches EOF, i.e. when the
 watchdog that started it is gone. Spares die with it (PR_SET_PDEATHSIG), so
 none keeps the socket name bound. It also watches each client (a pidfd per
@@ -123,17 +124,36 @@ PRELOAD = (
 )
 
 
-def preload() -> None:
-    """Import what every invocation needs, once, before forking anything.
+WARM_UPS_BEFORE_READY = 1  # the rest run once the server is ready, while it is idle (ForkServer)
+WARM_UP_DELAY = 1.0  # seconds after ready: the watchdog's own start (its imports) goes first
+WARM_UP_PREFIX = "fwatchdog-warm-up-"  # their directory in TMPDIR, beside the watchdog's lent ones
+
+
+def preload() -> Optional[str]:
+    """Import what every invocation needs, once, before forking anything; returns the directory
+    the warm-ups left to run after `ready` work in (None: they failed, none are left).
 
     The imports skip the lock-repairing at-fork hooks (`watchdog.forkhooks`): this process
-    never has a second thread, and those hooks were half the page faults of a bare fork."""
+    never has a second thread, and those hooks were half the page faults of a bare fork.
+    The service config is parsed in a child meanwhile, and only one warm-up invocation runs
+    before the server is ready (a cold pod's first request waits for all of this)."""
+    from faassupervisor import workdir
     from watchdog.forkhooks import lock_hooks_skipped
 
     with lock_hooks_skipped():
         _import_and_load()
-    warm_up()
-    load_service_config(os.environ)
+    parsing = _parse_in_a_child(os.environ)
+    try:
+        warm_dir = workdir.make(os.environ.get("TMPDIR"), prefix=WARM_UP_PREFIX)
+    except OSError as err:
+        sys.stderr.write(f"fork server: no directory for the warm-up invocations ({err})\n")
+        warm_dir = None
+    if warm_dir is not None and not warm_up(WARM_UPS_BEFORE_READY, warm_dir):
+        workdir.remove(warm_dir)
+        warm_dir = None
+    _take_parsed(parsing)
+    _read_settings(os.environ)
+    return warm_dir
 
 
 def _import_and_load() -> None:
@@ -180,18 +200,23 @@ def _cache_in_a_child(environ) -> None:
     process never imports PyYAML. PyYAML's modules and libraries (~1.2 MB, 36 mappings) would
     otherwise be copied by every fork and unmapped by every child's exit, for nothing: no child
     parses YAML. Where no child can be forked, this process parses the YAML itself, as before."""
+    _take_parsed(_parse_in_a_child(environ))
+
+
+def _parse_in_a_child(environ) -> Optional[Tuple[int, int]]:
+    """(pid, read end of its pipe) of a child parsing `environ`'s service config; None: no child."""
     from faassupervisor.config import yaml_cache
 
     try:
         read_end, write_end = os.pipe()
     except OSError:
-        return
+        return None
     try:
         pid = os.fork()
     except OSError:
         os.close(read_end)
         os.close(write_end)
-        return
+        return None
     if pid == 0:
         try:
             os.close(read_end)
@@ -201,6 +226,16 @@ def _cache_in_a_child(environ) -> None:
         finally:
             os._exit(0)
     os.close(write_end)
+    return pid, read_end
+
+
+def _take_parsed(child: Optional[Tuple[int, int]]) -> None:
+    """What the child of `_parse_in_a_child` parsed, remembered here (`yaml_cache.remember`)."""
+    if child is None:
+        return
+    from faassupervisor.config import yaml_cache
+
+    pid, read_end = child
     with open(read_end, encoding="utf-8") as pipe:
         handed = pipe.read()
     os.waitpid(pid, 0)
@@ -208,9 +243,11 @@ def _cache_in_a_child(environ) -> None:
 
 
 WARM_UPS = 10  # CPython quickens a function's bytecode in place after 8 calls
+WARM_UP_CONFIG = "name: warm-up\nlog_level: DEBUG\n"
+WARM_UP_DOCUMENT = {"name": "warm-up", "log_level": "DEBUG"}  # WARM_UP_CONFIG, parsed
 
 
-def warm_up(runs: int = WARM_UPS) -> None:
+def warm_up(runs: int = WARM_UPS, parent: Optional[str] = None) -> bool:
     """Throw-away invocations in this process, so that every child starts with what invocations
     fill in (lazy imports, compiled patterns, quickened and specialised bytecode) already there:
     each child would otherwise redo it, and write to the pages it is in, on every request.
@@ -225,11 +262,11 @@ def warm_up(runs: int = WARM_UPS) -> None:
     tmp = None
     stderr = sys.stderr
     try:
-        tmp = workdir.make(os.environ.get("TMPDIR"))
+        tmp = workdir.make(parent or os.environ.get("TMPDIR"))
         config, lent = os.path.join(tmp, "config"), os.path.join(tmp, "lent")
         for folder in (config, lent):
             os.mkdir(folder, 0o700)
-        for name, text in (("script.sh", "true\n"), ("function_config.yaml", "name: warm-up\nlog_level: DEBUG\n")):
+        for name, text in (("script.sh", "true\n"), ("function_config.yaml", WARM_UP_CONFIG)):
             with open(os.path.join(config, name), "w") as handle:
                 handle.write(text)
         env = {
@@ -239,7 +276,11 @@ def warm_up(runs: int = WARM_UPS) -> None:
             "FAAS_SUPERVISOR_STORAGE_DIR": os.path.join(tmp, "storage"),
             "FAAS_SUPERVISOR_CACHE_DIR": os.path.join(tmp, "cache"),
         }
-        _cache_in_a_child(env)
+        # Its config is known: handed over as parsed, with no child forked to parse the YAML (a
+        # fork and a PyYAML import on the way to ready).
+        from faassupervisor.config import yaml_cache
+
+        yaml_cache.remember(json.dumps([[WARM_UP_CONFIG, WARM_UP_DOCUMENT]]))
         logged = sys.stderr = io.StringIO()  # the supervisor's log lines: shown only if a run fails
         for _ in range(runs):
             status = supervisor_main([], env, io.BytesIO(b'{"warm": "up"}'), io.BytesIO(),
@@ -254,16 +295,19 @@ def warm_up(runs: int = WARM_UPS) -> None:
             logged.truncate()
     except Exception as err:  # only an optimisation: serve anyway
         stderr.write(f"fork server: warm-up invocation failed ({type(err).__name__}: {err})\n")
+        return False
     finally:
         sys.stderr = stderr
         if tmp is not None:
             workdir.remove(tmp)
+    return True
 
 
 class ForkServer:
     """Keeps `spares` children waiting in `accept()`, replaces each one as it is taken, reaps."""
 
-    def __init__(self, path: str, parent_fd: int, environ: Mapping[str, str], spares: int = SPARES):
+    def __init__(self, path: str, parent_fd: int, environ: Mapping[str, str], spares: int = SPARES,
+                 warm_dir: Optional[str] = None):
         self.path = path
         self.environ = environ  # the watchdog's: each request's variables are laid over it
         self.parent_fd = parent_fd
@@ -279,6 +323,8 @@ class ForkServer:
         self.retry_at = 0.0
         self.pid = os.getpid()
         self.serving = True
+        self.warm_dir = warm_dir  # where the warm-ups left run (`preload`); None: none are left
+        self.warm_ups_left = WARM_UPS - WARM_UPS_BEFORE_READY if warm_dir else 0
 
     def serve(self) -> None:
         self.listener.bind(self.path)
@@ -304,14 +350,20 @@ class ForkServer:
             poller.register(fd, select.POLLIN)
         gc.collect()
         gc.freeze()  # keep the pre-imported heap out of the collector: children share it untouched
-        sys.stdout.write("ready\n")
+        # The watchdog removes the warm-ups' directory if we die before we do (`ForkServerProcess`).
+        sys.stdout.write(f"ready {self.warm_dir}\n" if self.warm_dir else "ready\n")
         sys.stdout.flush()
         # From now on stdout is the container log, like stderr: nothing a child prints may
         # land in the pipe the watchdog stopped reading.
         os.dup2(2, 1)
+        warm_up_at = time.monotonic() + WARM_UP_DELAY
         while self.serving:
             timeout = self.top_up()
-            for fd, _events in poller.poll(timeout):
+            if self.warm_ups_left and timeout is None:
+                # nothing else to wait for: warm up then, if nothing happened
+                timeout = max(0, int((warm_up_at - time.monotonic()) * 1000))
+            events = poller.poll(timeout)
+            for fd, _events in events:
                 if fd == self.taken_read:
                     self.taken()
                 elif fd == self.wake_read:
@@ -320,7 +372,22 @@ class ForkServer:
                     self.client_gone(fd)
                 else:
                     self.parent_readable()
+            if not events and self.warm_ups_left and self.serving and time.monotonic() >= warm_up_at:
+                self.warm_up_while_idle()
         self.shutdown()
+
+    def warm_up_while_idle(self) -> None:
+        """One of the warm-up invocations left after `preload`: spares forked from then on
+        start warmer. None runs while anything else waits (a request, a spare to fork)."""
+        self.warm_ups_left -= 1
+        if not warm_up(1, self.warm_dir):
+            self.warm_ups_left = 0
+        if not self.warm_ups_left:
+            from faassupervisor import workdir
+
+            workdir.remove(self.warm_dir)
+            gc.collect()
+            gc.freeze()  # what the warm-ups left, out of the collector's sight as the rest
 
     # ---- events
 
@@ -444,6 +511,10 @@ class ForkServer:
                     time.sleep(0.005)
             except ChildProcessError:
                 break
+        if self.warm_ups_left:  # stopped before the warm-ups were done
+            from faassupervisor import workdir
+
+            workdir.remove(self.warm_dir)
 
     # ---- in a forked child
 
@@ -593,7 +664,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.stderr.write("usage: python -m watchdog.forkserver SOCKET_PATH\n")
         return 2
     try:
-        preload()
+        warm_dir = preload()
     except Exception as err:  # one line, never a traceback: the watchdog reports it
         sys.stderr.write(f"fork server: cannot import the supervisor: {type(err).__name__}: {err}\n")
         return 1
@@ -603,7 +674,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    ForkServer(socket_address(argv[0]), parent_fd=parent_fd, environ=environ).serve()
+    ForkServer(socket_address(argv[0]), parent_fd=parent_fd, environ=environ, warm_dir=warm_dir).serve()
     return 0
 
 

@@ -32,14 +32,21 @@ from watchdog.config import WatchdogConfig
 from watchdog.forkclient import ForkServerProcess
 from watchdog.shared_state import SharedState
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only
+    from typing import Optional
+
 log = logging.getLogger(__name__)
 
 
 class WatchdogServer(BaseApplication):
-    def __init__(self, config: WatchdogConfig):
+    def __init__(self, config: WatchdogConfig, forkserver: Optional[ForkServerProcess] = None):
+        """`forkserver`: one already spawned (`fwatchdog` starts it first), else made here."""
         self.config = config
         self.shared = SharedState(config.workers)
-        self.forkserver = ForkServerProcess(config.environ) if config.uses_supervisor else None
+        if forkserver is None and config.uses_supervisor:
+            forkserver = ForkServerProcess(config.environ)
+        self.forkserver = forkserver
         self.runtime = None
         self.dead_workers = []  # reaped workers whose private dirs could not all be removed yet
         super().__init__()
