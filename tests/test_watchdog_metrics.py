@@ -69,3 +69,23 @@ def test_the_app_imports_no_prometheus_client():
     code = "import sys; import watchdog.app; print('prometheus_client' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout) == (0, "False\n"), done.stderr
+
+
+def test_prometheus_clients_own_parser_reads_the_text():
+    # prometheus_client is only a test tool now: its parser is the oracle for our writer.
+    from prometheus_client.parser import text_string_to_metric_families
+
+    metrics = Metrics()
+    metrics.in_flight.inc()
+    metrics.observe("POST", 500, 0.3)
+    metrics.observe('GE"T\\', 200, 0.004)  # a method with characters the format escapes
+    families = {f.name: f for f in text_string_to_metric_families(metrics.render().decode())}
+    assert families["http_requests"].type == "counter"
+    assert families["http_request_duration_seconds"].type == "histogram"
+    assert families["http_requests_in_flight"].samples[0].value == 1
+    totals = {(s.labels["code"], s.labels["method"]): s.value
+              for s in families["http_requests"].samples if s.name == "http_requests_total"}
+    assert totals == {("500", "post"): 1.0, ("200", 'ge"t\\'): 1.0}
+    buckets = [s for s in families["http_request_duration_seconds"].samples
+               if s.name.endswith("_bucket") and s.labels["code"] == "500"]
+    assert [s.labels["le"] for s in buckets][-1] == "+Inf" and len(buckets) == len(BUCKETS) + 1
