@@ -11,7 +11,7 @@ to the watchdog's environment, as Kubernetes gives a pod a few per Service in
 its namespace.
 
 Each version runs with PYTHONPATH set to its own tree and from a neutral
-working directory: `python -m watchdog.forkserver` puts its working directory
+working directory: `python -m fwatchdog.forkserver` puts its working directory
 first on sys.path, so a fork server started from a checkout imports that
 checkout whatever PYTHONPATH says (and would serve both sides of the A/B).
 

@@ -65,7 +65,7 @@ def idle_pss(arbiter: int) -> Dict[str, List[int]]:
     """PSS (KiB) of each process of the tree, by role."""
     roles: Dict[str, List[int]] = {"arbiter": [_pss_kib(arbiter)], "worker": [], "fork server": [], "spare": []}
     for pid in children(arbiter):
-        if b"watchdog.forkserver" in _cmdline(pid):
+        if b"fwatchdog.forkserver" in _cmdline(pid):
             roles["fork server"].append(_pss_kib(pid))
             roles["spare"].extend(_pss_kib(spare) for spare in children(pid))
         else:

@@ -6,7 +6,7 @@ fork server that an invocation touches is copied once per child. Fault counts
 are nearly deterministic (with a fixed hash seed), unlike wall times on a
 shared VM, so this is the figure to watch when trimming the per-request path.
 
-It preloads a process the way `watchdog.forkserver` does, forks children that
+It preloads a process the way `fwatchdog.forkserver` does, forks children that
 each run one `echo hi` invocation with a tiny JSON body, and reports the
 faults each step of the invocation caused in the child (steps are timed by
 wrapping the functions before forking), a bare fork-and-exit, the CPU of a
@@ -65,7 +65,7 @@ def measure() -> None:
         Path(tmp, "config", "function_config.yaml").write_text("name: bench\nlog_level: INFO\n")
         env = dict(os.environ, TMPDIR=lent, FAAS_SUPERVISOR_CONFIG_DIR=os.path.join(tmp, "config"),
                    FAAS_SUPERVISOR_CACHE_DIR=os.path.join(tmp, "cache"))
-        from watchdog import forkserver
+        from fwatchdog import forkserver
 
         assert "threading" not in sys.modules, "imported before preload: its at-fork hook would run in every child"
         forkserver.preload()

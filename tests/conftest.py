@@ -13,7 +13,7 @@ from typing import Mapping, Optional
 import pytest
 
 from faassupervisor import workdir
-from watchdog.forkserver import WARM_UP_PREFIX
+from fwatchdog.forkserver import WARM_UP_PREFIX
 
 VENV_BIN = Path(sys.executable).parent
 SUPERVISOR = str(VENV_BIN / "supervisor")

@@ -291,7 +291,7 @@ def test_public_knative_service_is_external_and_guards_every_path_with_the_token
 
 
 def test_the_watchdog_reads_the_rendered_public_pod_as_token_on_every_path_with_a_short_drain():
-    from watchdog.config import WatchdogConfig
+    from fwatchdog.config import WatchdogConfig
 
     for public in (False, True):
         container = pod_of(by_kind(render(HERE / "fdl" / "oscar-cowsay" / "fdl.yaml", public=public), "Service"))[

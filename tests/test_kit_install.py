@@ -1,4 +1,4 @@
-"""`fwatchdog install TARGET` (watchdog.install): the kit copying itself into a volume."""
+"""`fwatchdog install TARGET` (fwatchdog.install): the kit copying itself into a volume."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from watchdog import install
+from fwatchdog import install
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from watchdog.app import Runtime, create_app
-from watchdog.config import WatchdogConfig
+from fwatchdog.app import Runtime, create_app
+from fwatchdog.config import WatchdogConfig
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from watchdog.__main__ import main
-from watchdog.config import SETTINGS, ConfigError, WatchdogConfig, markdown_table
-from watchdog.status import Outcome, outcome_of_exit
+from fwatchdog.__main__ import main
+from fwatchdog.config import SETTINGS, ConfigError, WatchdogConfig, markdown_table
+from fwatchdog.status import Outcome, outcome_of_exit
 
 from tests.watchdog_server import FWATCHDOG
 
@@ -78,7 +78,7 @@ def test_markdown_table_lists_every_setting():
 
 
 def test_python_m_watchdog_config_markdown():
-    result = subprocess.run([sys.executable, "-m", "watchdog.config", "--markdown"], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "fwatchdog.config", "--markdown"], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0 and result.stdout.strip() == markdown_table()
     assert result.stderr == ""  # no "found in sys.modules" warning: the package does not import it eagerly
@@ -92,7 +92,7 @@ def test_fwatchdog_bad_value_is_one_line_and_non_zero(sandbox):
 
 
 def test_install_without_the_installer_is_one_line(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "watchdog.install", None)  # as if the module were not in this build
+    monkeypatch.setitem(sys.modules, "fwatchdog.install", None)  # as if the module were not in this build
     assert main(["install", "/nowhere"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("fwatchdog: install is not available") and err.count("\n") == 1
@@ -102,9 +102,9 @@ def test_install_dispatches_to_the_installer(monkeypatch):
     import types
 
     calls = []
-    fake = types.ModuleType("watchdog.install")
+    fake = types.ModuleType("fwatchdog.install")
     fake.install = lambda target: calls.append(target) or 0
-    monkeypatch.setitem(sys.modules, "watchdog.install", fake)
+    monkeypatch.setitem(sys.modules, "fwatchdog.install", fake)
     assert main(["install", "/oscar/bin"]) == 0
     assert calls == ["/oscar/bin"]
 
@@ -132,7 +132,7 @@ def test_the_documented_table_is_the_generated_one():
     root = Path(__file__).resolve().parent.parent
     documents = [root / "README.md", root / "docs" / "watchdog.md"]
     texts = [path.read_text() for path in documents if path.is_file()]
-    assert any(markdown_table() in text for text in texts), "regenerate it: python -m watchdog.config --markdown"
+    assert any(markdown_table() in text for text in texts), "regenerate it: python -m fwatchdog.config --markdown"
 
 
 def test_token_on_every_path_without_a_token_refuses_to_start():

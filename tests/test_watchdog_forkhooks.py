@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILDREN_REPORT = textwrap.dedent(
     """
     import json, os, sys
-    from watchdog import forkserver
+    from fwatchdog import forkserver
 
     assert "threading" not in sys.modules
     forkserver.preload()
@@ -69,7 +69,7 @@ def test_hooks_of_other_modules_are_still_registered_and_the_original_is_restore
     script = textwrap.dedent(
         """
         import os
-        from watchdog.forkhooks import lock_hooks_skipped
+        from fwatchdog.forkhooks import lock_hooks_skipped
         ran = []
         with lock_hooks_skipped():
             exec("import os; os.register_at_fork(after_in_child=lambda: ran.append('lock'))", {"__name__": "threading", "ran": ran})

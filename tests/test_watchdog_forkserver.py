@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from faassupervisor.config import loader
-from watchdog import forkserver
+from fwatchdog import forkserver
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,7 +31,7 @@ def test_a_bad_service_config_is_left_to_the_invocations(sandbox):
 def test_the_server_reads_its_configs_from_the_cache_without_importing_pyyaml(sandbox):
     # A child parses them and caches them as JSON: PyYAML would only weigh down every fork.
     sandbox.write_config("name: cached\nlog_level: DEBUG\n")
-    code = ("import sys; from watchdog import forkserver; from faassupervisor.config import loader; "
+    code = ("import sys; from fwatchdog import forkserver; from faassupervisor.config import loader; "
             "from faassupervisor import workdir; workdir.remove(forkserver.preload()); "
             "print('yaml' in sys.modules, sorted(key[0] for key in loader._PARSED))")
     done = subprocess.run([sys.executable, "-c", code], env=sandbox.env, capture_output=True, text=True,
@@ -53,7 +53,7 @@ def test_without_a_usable_cache_the_server_parses_the_yaml_itself(sandbox):
 
 
 def _warm_up_in_a_fresh_interpreter(env, runs: int) -> subprocess.CompletedProcess:
-    code = f"import sys; from watchdog import forkserver; forkserver.warm_up({runs}); print(sys.stderr is sys.__stderr__)"
+    code = f"import sys; from fwatchdog import forkserver; forkserver.warm_up({runs}); print(sys.stderr is sys.__stderr__)"
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
                           cwd=ROOT)
 

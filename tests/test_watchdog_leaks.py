@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.watchdog_server import children, open_fds, watchdog, zombies  # noqa: F401  (fixture)
-from watchdog.forkserver import SPARES
+from fwatchdog.forkserver import SPARES
 
 REQUESTS = 300
 SCRIPT = """#!/bin/sh

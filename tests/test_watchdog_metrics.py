@@ -1,4 +1,4 @@
-"""The /metrics text: Prometheus' exposition format, written by watchdog.metrics itself."""
+"""The /metrics text: Prometheus' exposition format, written by fwatchdog.metrics itself."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 
-from watchdog.metrics import BUCKETS, Metrics
+from fwatchdog.metrics import BUCKETS, Metrics
 
 SAMPLE = re.compile(r'^([a-z_]+)(\{[^}]*\})? (\S+)$')
 
@@ -66,7 +66,7 @@ def test_counting_from_many_threads_loses_nothing():
 
 def test_the_app_imports_no_prometheus_client():
     # Three series do not need it: its import was a tenth of the watchdog's start-up.
-    code = "import sys; import watchdog.app; print('prometheus_client' in sys.modules)"
+    code = "import sys; import fwatchdog.app; print('prometheus_client' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout) == (0, "False\n"), done.stderr
 

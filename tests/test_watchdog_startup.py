@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from faassupervisor import workdir
-from watchdog import forkserver
-from watchdog.forkclient import ForkServerProcess
+from fwatchdog import forkserver
+from fwatchdog.forkclient import ForkServerProcess
 from tests.watchdog_server import WatchdogProcess
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,12 +30,12 @@ def _python(code: str, env: dict) -> subprocess.CompletedProcess:
 def test_fwatchdog_spawns_the_fork_server_before_importing_gunicorn_and_flask(sandbox):
     # The fork server's imports then overlap the arbiter's, instead of following them.
     code = (
-        "import sys; from watchdog import forkclient\n"
+        "import sys; from fwatchdog import forkclient\n"
         "def spawn(self):\n"
         "    print(sorted(name for name in ('gunicorn', 'flask', 'prometheus_client') if name in sys.modules))\n"
         "    sys.exit(0)\n"
         "forkclient.ForkServerProcess.spawn = spawn\n"
-        "from watchdog.__main__ import main\n"
+        "from fwatchdog.__main__ import main\n"
         "main([])\n"
     )
     done = _python(code, sandbox.env)
@@ -52,7 +52,7 @@ def test_only_one_warm_up_runs_before_the_fork_server_is_ready(sandbox, monkeypa
 def test_the_warm_up_forks_no_child_to_parse_its_config(sandbox):
     # Its config is stored in the cache as already parsed: no fork, no PyYAML on the way to ready.
     code = (
-        "import os, sys; from watchdog import forkserver\n"
+        "import os, sys; from fwatchdog import forkserver\n"
         "def no_fork(): raise OSError('no fork in this test')\n"
         "os.fork = no_fork\n"
         "print(forkserver.warm_up(1), 'yaml' in sys.modules)\n"
@@ -75,7 +75,7 @@ def test_the_first_health_200_means_an_invocation_is_answered(sandbox):
 
 def test_the_arbiter_imports_no_multiprocessing_for_a_single_worker(sandbox):
     # Its process-shared lock is only needed when several workers count invocations together.
-    code = ("import sys; import watchdog.server; from watchdog.shared_state import SharedState; "
+    code = ("import sys; import fwatchdog.server; from fwatchdog.shared_state import SharedState; "
             "SharedState(1); print('multiprocessing' in sys.modules)")
     done = _python(code, sandbox.env)
     assert (done.returncode, done.stdout) == (0, "False\n"), done.stderr

@@ -87,7 +87,7 @@ def test_without_a_lent_dir_the_invocation_makes_and_removes_its_own(sandbox):
 
 
 def test_the_watchdog_pool_lends_a_cleared_dir_again_and_drops_one_it_could_not_clear(tmp_path):
-    from watchdog.tempdirs import TempDirPool
+    from fwatchdog.tempdirs import TempDirPool
 
     pool = TempDirPool(str(tmp_path))
     lent = pool.acquire()

@@ -114,7 +114,7 @@ class WatchdogProcess:
         return [pid for pid in children(self.pid) if b"forkserver" not in _cmdline(pid)]
 
     def forkserver(self) -> Optional[int]:
-        found = [pid for pid in children(self.pid) if b"watchdog.forkserver" in _cmdline(pid)]
+        found = [pid for pid in children(self.pid) if b"fwatchdog.forkserver" in _cmdline(pid)]
         return found[0] if found else None
 
     # ---- HTTP

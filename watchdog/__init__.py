@@ -10,15 +10,15 @@ __all__ = ["WatchdogConfig", "create_app"]
 
 def create_app(config, runtime=None):
     """The Flask app for `config` (imported lazily: Flask is not needed to parse the config)."""
-    from watchdog.app import create_app as factory
+    from fwatchdog.app import create_app as factory
 
     return factory(config, runtime)
 
 
 def __getattr__(name):
-    # Lazy, so that `python -m watchdog.config` does not find its module already imported.
+    # Lazy, so that `python -m fwatchdog.config` does not find its module already imported.
     if name == "WatchdogConfig":
-        from watchdog.config import WatchdogConfig
+        from fwatchdog.config import WatchdogConfig
 
         return WatchdogConfig
     raise AttributeError(name)

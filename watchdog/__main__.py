@@ -13,7 +13,7 @@ import shutil
 import sys
 from typing import List, Optional
 
-from watchdog.config import ConfigError, WatchdogConfig
+from fwatchdog.config import ConfigError, WatchdogConfig
 
 USAGE_ERROR = 2
 
@@ -38,12 +38,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         # Spawned first: the fork server pre-imports the supervisor while this process imports
         # gunicorn and Flask, instead of after (the two take about as long). The arbiter waits
         # for it to be ready before it listens, so health says 200 only when it can answer.
-        from watchdog.forkclient import ForkServerProcess
+        from fwatchdog.forkclient import ForkServerProcess
 
         forkserver = ForkServerProcess(config.environ)
         forkserver.spawn()
     # Imported here: gunicorn and Flask are not needed to print a config error.
-    from watchdog.server import WatchdogServer
+    from fwatchdog.server import WatchdogServer
 
     WatchdogServer(config, forkserver).run()
     return 0
@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="fwatchdog",
         description="Serve the function over HTTP: fork the supervisor (or exec `fprocess`) per request.",
         epilog="Configured by environment variables (the OpenFaaS classic watchdog's): "
-        "`python -m watchdog.config --markdown` lists them.",
+        "`python -m fwatchdog.config --markdown` lists them.",
     )
     commands = parser.add_subparsers(dest="command")
     install = commands.add_parser("install", help="copy the watchdog and supervisor kit into TARGET")
@@ -73,7 +73,7 @@ def _check_fprocess(config: WatchdogConfig) -> None:
 def _install(target: str) -> int:
     try:
         # Imported lazily: the installer is part of the kit build, absent from some installs.
-        from watchdog.install import install
+        from fwatchdog.install import install
     except ImportError as err:
         sys.stderr.write(f"fwatchdog: install is not available in this build ({err})\n")
         return USAGE_ERROR

@@ -27,22 +27,22 @@ from typing import Callable, Optional
 from flask import Flask, Response, request
 
 from faassupervisor import workdir
-from watchdog import auth, lockfile
-from watchdog.config import WatchdogConfig
-from watchdog.exec_runner import ExecRunner
-from watchdog.forkclient import ForkRunner, ForkServerProcess
-from watchdog.invocation import IncomingRequest, Invoker, LiveChildren, Reply, message_reply
-from watchdog.jobs import JobRunner
-from watchdog.metrics import Metrics
-from watchdog.shared_state import SharedState
-from watchdog.status import Outcome
-from watchdog.tempdirs import TempDirPool
+from fwatchdog import auth, lockfile
+from fwatchdog.config import WatchdogConfig
+from fwatchdog.exec_runner import ExecRunner
+from fwatchdog.forkclient import ForkRunner, ForkServerProcess
+from fwatchdog.invocation import IncomingRequest, Invoker, LiveChildren, Reply, message_reply
+from fwatchdog.jobs import JobRunner
+from fwatchdog.metrics import Metrics
+from fwatchdog.shared_state import SharedState
+from fwatchdog.status import Outcome
+from fwatchdog.tempdirs import TempDirPool
 
 log = logging.getLogger(__name__)
 
 INVOKE_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 ALL_METHODS = INVOKE_METHODS + ["HEAD", "OPTIONS"]
-CLOSE_KEY = "watchdog.close_connection"
+CLOSE_KEY = "fwatchdog.close_connection"
 
 
 @dataclasses.dataclass

@@ -1,7 +1,7 @@
 """OSCAR's service token: `Authorization: Bearer <OSCAR_SERVICE_TOKEN>` on /run and /job.
 
 (And on every invocation path with `token_on_every_path`; which paths need it is
-the app's routing, `watchdog.app`.)
+the app's routing, `fwatchdog.app`.)
 
 Compared in constant time (hmac.compare_digest), so the answer's timing says
 nothing about how much of a guess was right.

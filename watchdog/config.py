@@ -4,7 +4,7 @@ The names and meanings are the OpenFaaS classic watchdog's (OSCAR sets them in
 every service pod), plus a few of ours for what classic could not do (a body
 size limit, background jobs, the listen address). Each declaration carries
 its parser, default and one-line doc; `from_environ` and the README table
-(`python -m watchdog.config --markdown`) both come from the same `SETTINGS`.
+(`python -m fwatchdog.config --markdown`) both come from the same `SETTINGS`.
 Parsers are strict: `max_inflight=abc` fails at start naming the variable,
 where classic silently read it as 0 (unlimited).
 """
@@ -295,7 +295,7 @@ def _show_default(value: Any) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m watchdog.config", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m fwatchdog.config", description=__doc__.split("\n")[0])
     parser.add_argument("--markdown", action="store_true", help="print the variables as a markdown table")
     parser.parse_args(argv)
     print(markdown_table())

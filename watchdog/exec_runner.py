@@ -13,8 +13,8 @@ import os
 import subprocess
 from typing import Mapping, Optional, Sequence
 
-from watchdog.child import Child
-from watchdog.request_environ import child_environ
+from fwatchdog.child import Child
+from fwatchdog.request_environ import child_environ
 
 
 class ExecChild(Child):

@@ -1,10 +1,10 @@
 """The watchdog's side of the fork server: starting it, and asking it for one supervisor per request.
 
 `ForkServerProcess` is owned by whoever starts the fork server (the gunicorn
-arbiter, or a standalone app): it starts `python -m watchdog.forkserver`,
+arbiter, or a standalone app): it starts `python -m fwatchdog.forkserver`,
 restarts it if it dies, stops it at exit. `ForkRunner` is used per request
 from the gunicorn worker threads: one connection per invocation, the body and
-response pipes handed over with SCM_RIGHTS (see `watchdog.forkserver`).
+response pipes handed over with SCM_RIGHTS (see `fwatchdog.forkserver`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import threading
 import time
 from typing import Mapping, Optional
 
-from watchdog.child import Child, RunnerUnavailable
-from watchdog.forkserver import SEND_BUFFER, encode, socket_address
+from fwatchdog.child import Child, RunnerUnavailable
+from fwatchdog.forkserver import SEND_BUFFER, encode, socket_address
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class ForkServerProcess:
         (`fwatchdog` imports gunicorn and Flask meanwhile, on the other core). `wait_ready` next."""
         if self._starting is None:
             self._starting = subprocess.Popen(
-                [sys.executable, "-m", "watchdog.forkserver", self.name],
+                [sys.executable, "-m", "fwatchdog.forkserver", self.name],
                 stdin=subprocess.PIPE,  # our end stays open while we live: its EOF stops the server
                 stdout=subprocess.PIPE,
                 env=self.environ,

@@ -33,7 +33,7 @@ encoded, sent and decoded per request. `work_dir` (optional) is the private
 directory the client lends the invocation and clears afterwards
 (`InvocationOptions.work_dir`).
 
-Run as `python -m watchdog.forkserver SOCKET_NAME` (`@name`: abstract); it prints `ready` on
+Run as `python -m fwatchdog.forkserver SOCKET_NAME` (`@name`: abstract); it prints `ready` on
 stdout once it accepts (followed by the directory its remaining warm-ups use, which the
 watchdog removes should the server die), and exits (killing every process below it, scripts in
 sessions of their own included) when its stdin reaches EOF, i.e. when the
@@ -59,7 +59,7 @@ import time
 from json.encoder import encode_basestring_ascii
 
 from faassupervisor import process_tree
-from watchdog.request_environ import child_environ
+from fwatchdog.request_environ import child_environ
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing would be ~1 MB more of heap to copy at every fork
@@ -133,12 +133,12 @@ def preload() -> Optional[str]:
     """Import what every invocation needs, once, before forking anything; returns the directory
     the warm-ups left to run after `ready` work in (None: they failed, none are left).
 
-    The imports skip the lock-repairing at-fork hooks (`watchdog.forkhooks`): this process
+    The imports skip the lock-repairing at-fork hooks (`fwatchdog.forkhooks`): this process
     never has a second thread, and those hooks were half the page faults of a bare fork.
     The service config is parsed in a child meanwhile, and only one warm-up invocation runs
     before the server is ready (a cold pod's first request waits for all of this)."""
     from faassupervisor import workdir
-    from watchdog.forkhooks import lock_hooks_skipped
+    from fwatchdog.forkhooks import lock_hooks_skipped
 
     with lock_hooks_skipped():
         _import_and_load()
@@ -661,7 +661,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     environ = dict(os.environ)  # the watchdog's, as it started us: requests send only their own variables
     if len(argv) != 1:
-        sys.stderr.write("usage: python -m watchdog.forkserver SOCKET_PATH\n")
+        sys.stderr.write("usage: python -m fwatchdog.forkserver SOCKET_PATH\n")
         return 2
     try:
         warm_dir = preload()

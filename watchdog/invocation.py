@@ -27,12 +27,12 @@ import time
 from typing import BinaryIO, Callable, Iterator, List, Optional, Tuple, Union
 
 from faassupervisor import process_tree
-from watchdog.child import Child, RunnerUnavailable
-from watchdog.config import WatchdogConfig
-from watchdog.request_environ import cgi_variables, marshal_request, request_variables
-from watchdog.shared_state import SharedState
-from watchdog.status import Outcome, outcome_of_exit
-from watchdog.tempdirs import TempDirPool, TempDirUnavailable
+from fwatchdog.child import Child, RunnerUnavailable
+from fwatchdog.config import WatchdogConfig
+from fwatchdog.request_environ import cgi_variables, marshal_request, request_variables
+from fwatchdog.shared_state import SharedState
+from fwatchdog.status import Outcome, outcome_of_exit
+from fwatchdog.tempdirs import TempDirPool, TempDirUnavailable
 
 log = logging.getLogger(__name__)
 

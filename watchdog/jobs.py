@@ -21,12 +21,12 @@ import time
 from typing import List
 
 from faassupervisor import workdir
-from watchdog.invocation import (
+from fwatchdog.invocation import (
     BodyError, IncomingRequest, Invoker, Reply, Run, message_reply, read_chunks, set_timeout,
 )
-from watchdog.shared_state import SharedState
-from watchdog.tempdirs import TempDirUnavailable
-from watchdog.status import Outcome
+from fwatchdog.shared_state import SharedState
+from fwatchdog.tempdirs import TempDirUnavailable
+from fwatchdog.status import Outcome
 
 log = logging.getLogger(__name__)
 

@@ -26,11 +26,11 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
 from faassupervisor import process_tree
-from watchdog import lockfile, tempdirs
-from watchdog.app import Runtime, create_app
-from watchdog.config import WatchdogConfig
-from watchdog.forkclient import ForkServerProcess
-from watchdog.shared_state import SharedState
+from fwatchdog import lockfile, tempdirs
+from fwatchdog.app import Runtime, create_app
+from fwatchdog.config import WatchdogConfig
+from fwatchdog.forkclient import ForkServerProcess
+from fwatchdog.shared_state import SharedState
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only

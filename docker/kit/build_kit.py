@@ -46,7 +46,7 @@ HIDDEN_IMPORTS = (
     "gunicorn.workers.gthread",
 )
 # Whole packages whose modules are found through tables or entry points (storage providers, commands).
-COLLECT_SUBMODULES = ("faassupervisor", "watchdog")
+COLLECT_SUBMODULES = ("faassupervisor", "fwatchdog")
 # Never used by a server process; keeps the bundle small.
 EXCLUDES = ("tkinter", "unittest", "pydoc", "doctest", "lib2to3", "ensurepip", "idlelib", "pytest", "IPython")
 # botocore ships request models for every AWS service (tens of MiB); the s3 provider needs these.

@@ -73,7 +73,7 @@ def test_the_fork_server_gets_a_secret_config_without_pyyaml_and_without_the_dis
     """A config with secrets is not cached on disk, yet the fork server still never imports
     PyYAML: its throw-away child hands the document over on a pipe."""
     sandbox.write_config(WITH_SECRET)
-    code = ("import sys; from watchdog import forkserver; from faassupervisor.config import loader; "
+    code = ("import sys; from fwatchdog import forkserver; from faassupervisor.config import loader; "
             "forkserver.preload(); print('yaml' in sys.modules, len(loader._PARSED))")
     done = subprocess.run([sys.executable, "-c", code], env=sandbox.env, capture_output=True, text=True,
                           timeout=120, cwd=ROOT)
