@@ -14,8 +14,11 @@ sleep 300 &
 echo $! > "{pids}/background"
 ( sleep 300 & echo $! > "{pids}/grandchild"; wait ) &
 setsid sleep 300 &
-echo $! > "{pids}/own-session"
+own=$!
+echo $own > "{pids}/own-session"
 while [ ! -s "{pids}/grandchild" ]; do sleep 0.01; done
+# Until setsid has really run: before that, the process is still in the script's group (killed with it).
+while [ "$(cut -d' ' -f6 /proc/$own/stat)" != "$own" ]; do sleep 0.01; done
 echo started
 {tail}
 """
