@@ -183,12 +183,18 @@ def test_suppress_lock(watchdog, sandbox):
 
 @pytest.mark.parametrize("target", ["arbiter", "process group"])
 def test_sigterm_drains_in_flight_requests(watchdog, sandbox, target):
-    server = watchdog(fprocess=sh("sleep 1.5; echo done"), healthcheck_interval="1s", write_timeout="20s")
+    started = sandbox.root / "started"
+    started.mkdir()
+    server = watchdog(fprocess=sh(f"touch {started}/$$; sleep 1.5; echo done"), healthcheck_interval="1s",
+                      write_timeout="20s")
     results = []
     threads = [threading.Thread(target=lambda: results.append(server.post("/", b""))) for _ in range(3)]
     for thread in threads:
         thread.start()
     server.wait_for(lambda: server.metric("http_requests_in_flight") == 3, what="three requests in flight")
+    # Each process runs in a session of its own once it runs at all; before that (forked, not yet
+    # exec'd) a signal to the watchdog's process group would reach it too.
+    server.wait_for(lambda: len(list(started.iterdir())) == 3, what="three processes started")
     if target == "arbiter":
         server.process.send_signal(signal.SIGTERM)  # what the kubelet and `docker stop` do
     else:
