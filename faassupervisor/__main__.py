@@ -6,6 +6,7 @@ watchdog turns those into HTTP statuses.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -18,7 +19,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing is start-up time
     from typing import BinaryIO, Mapping, Optional, Sequence
 
-log = logs.get_logger("faassupervisor.main")
+log = logging.getLogger("faassupervisor.main")
 
 
 class Terminated(BaseException):

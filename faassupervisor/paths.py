@@ -4,6 +4,7 @@ and listing what a script left in its output directory."""
 from __future__ import annotations
 
 import errno
+import logging
 import os
 from pathlib import Path, PurePosixPath
 
@@ -79,9 +80,7 @@ def output_files(output_dir) -> List[Path]:
 
 
 def _log():
-    from faassupervisor import logs  # deferred: only a hostile script makes us say anything here
-
-    return logs.get_logger(__name__)
+    return logging.getLogger(__name__)
 
 
 # Characters an unzip may read as a path separator or a drive (`..\\..\\x`, `C:x`).

@@ -9,6 +9,7 @@ times the speed of the stdlib's `binascii`.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pybase64
@@ -64,10 +65,9 @@ def build_zip(files: Iterable[Path], root: Path, dest: Path) -> Path:
     """
     import zipfile  # deferred: only multi-file responses need it
 
-    from faassupervisor.logs import get_logger
     from faassupervisor.paths import zip_entry_name
 
-    log = get_logger(__name__)
+    log = logging.getLogger(__name__)
     files = list(files)
     plain = {Path(path).relative_to(root).as_posix() for path in files}
     taken = set()

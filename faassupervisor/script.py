@@ -13,12 +13,13 @@ other descriptors, waiting with a timeout) is a few lines below.
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import signal
 import time
 
-from faassupervisor import logs, process_tree
+from faassupervisor import process_tree
 from faassupervisor.errors import ScriptFailed
 from faassupervisor.records import record
 
@@ -26,7 +27,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing is start-up time
     from typing import Mapping, Optional
 
-log = logs.get_logger(__name__)
+log = logging.getLogger(__name__)
 
 
 @record

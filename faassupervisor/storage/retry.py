@@ -10,9 +10,9 @@ whichever provider holds it, and every retry is logged the same way.
 
 from __future__ import annotations
 
+import logging
 import time
 
-from faassupervisor import logs
 from faassupervisor.errors import StorageFailure
 
 TYPE_CHECKING = False
@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # annotations only: importing typing is start-up time
 
     T = TypeVar("T")
 
-log = logs.get_logger(__name__)
+log = logging.getLogger(__name__)
 
 # HTTP statuses a later attempt may not get: timeouts, throttling, server errors.
 TRANSIENT_HTTP_STATUSES = frozenset({408, 429, 500, 502, 503, 504})

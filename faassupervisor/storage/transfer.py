@@ -20,6 +20,7 @@ provider gets it:
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -38,7 +39,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing is start-up time
     from typing import Callable, List, Optional, Tuple
 
-log = logs.get_logger(__name__)
+log = logging.getLogger(__name__)
 
 UPLOAD_WORKERS = 8  # files in flight at once
 LARGE_FILE_SLOTS = 2  # of which at most this many are multipart-sized
