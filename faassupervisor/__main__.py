@@ -16,7 +16,7 @@ from faassupervisor.config.settings import RuntimeSettings
 from faassupervisor.errors import ExitStatus, SupervisorError
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import BinaryIO, Mapping, Optional, Sequence
 
 log = logging.getLogger("faassupervisor.main")

@@ -27,7 +27,7 @@ from faassupervisor.storage.registry import ProviderSet
 from faassupervisor.records import record
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import BinaryIO, Callable, Dict, List, Mapping, Optional
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 from faassupervisor.errors import BadInput
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import List
 
 

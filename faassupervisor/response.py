@@ -17,7 +17,7 @@ import pybase64
 from faassupervisor.records import record
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import BinaryIO, Iterable, Optional
 
 _CHUNK = 3 * (1 << 18)  # multiple of 3: each chunk encodes without padding
@@ -63,7 +63,7 @@ def build_zip(files: Iterable[Path], root: Path, dest: Path) -> Path:
     Deflate at level 1: most of the cost of a higher level is spent on media
     files that do not shrink, and the result is base64-encoded anyway.
     """
-    import zipfile  # deferred: only multi-file responses need it
+    import zipfile  # deferred: tests/test_supervisor_startup.py
 
     from faassupervisor.paths import zip_entry_name
 

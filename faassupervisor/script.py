@@ -24,7 +24,7 @@ from faassupervisor.errors import ScriptFailed
 from faassupervisor.records import record
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import Mapping, Optional
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import time
 from faassupervisor.errors import StorageFailure
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import Callable, Optional, TypeVar
 
     T = TypeVar("T")
@@ -69,7 +69,7 @@ class RetryPolicy:
     def delay(self, retry: int, rng: Optional[Callable[[float, float], float]] = None) -> float:
         """Seconds to wait before retry number `retry` (1-based)."""
         if rng is None:
-            import random  # deferred: only a failing transfer needs it, and every start-up imports this module
+            import random  # deferred: tests/test_supervisor_startup.py
 
             rng = random.uniform
         # Full jitter: concurrent uploads that failed together do not retry together.
