@@ -133,17 +133,21 @@ def configure(level: str, stream=None, capture: bool = True):
     # logs out of responses, which no longer needs it, and must not hide why an invocation failed.
     console_level = min(numeric, LEVELS["ERROR"])
     kept = LogCapture(numeric) if capture else None
-    root = logging.getLogger()
-    if _CONSOLE not in root.handlers:
+    if _KEEPER.formatter is None:  # first call in this process
         formatter = Formatter()
         for handler in (_CONSOLE, _KEEPER):
             handler.setFormatter(formatter)
-            root.addHandler(handler)
-    _CONSOLE.stream = stream
-    _CONSOLE.setLevel(console_level)
+            logging.getLogger().addHandler(handler)
+        # Our records are gated by the handlers' levels, set per invocation below; the logger's
+        # level is set once: setting it clears every logger's cache, which a fork-server child
+        # would then rebuild (tens of copy-on-write page faults, `make bench BENCH=forkchild`).
+        logging.getLogger("faassupervisor").setLevel(1)  # NOTSET (0) would defer to the root's level
+        # Records need no thread or process names (the format has none): the logging HOWTO's
+        # "Optimization" switches, ~20 fewer page faults per fork-server child.
+        logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    if _CONSOLE.stream is not stream:
+        _CONSOLE.stream = stream
+    if _CONSOLE.level != console_level:
+        _CONSOLE.setLevel(console_level)
     _KEEPER.capture = kept
-    ours = logging.getLogger("faassupervisor")
-    wanted = console_level or 1  # NOTSET (0) would defer to the root logger's level
-    if ours.level != wanted:  # setting it clears every logger's cache
-        ours.setLevel(wanted)
     return kept
