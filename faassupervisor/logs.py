@@ -7,8 +7,8 @@ handlers on the root logger, once per process: one writes to standard error
 (bounded) for the response. Both share one formatter, so the warnings of the
 SDKs (boto3, minio, urllib3), which log through `logging` too, come out in
 our format; their records pass the root logger's own level as the host set
-it (WARNING by default), ours pass the `faassupervisor` logger's, set from
-`log_level`.
+it (WARNING by default). The handlers' levels, set from `log_level` per
+invocation, gate both.
 """
 
 import logging
@@ -91,10 +91,8 @@ class _Console(logging.Handler):
         self.stream = None
 
     def emit(self, record: logging.LogRecord) -> None:
-        try:
-            line = self.format(record)
-        except Exception:  # noqa: BLE001 - a bad format string: logging's own report, as for any handler
-            self.handleError(record)
+        line = _formatted(self, record)
+        if line is None:
             return
         try:
             stream = self.stream or sys.stderr
@@ -114,7 +112,18 @@ class _Keeper(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         capture = self.capture
         if capture is not None and record.levelno >= capture.level:
-            capture.keep(self.format(record), record.message)
+            line = _formatted(self, record)
+            if line is not None:
+                capture.keep(line, record.message)
+
+
+def _formatted(handler: logging.Handler, record: logging.LogRecord):
+    """The line, or None after logging's own report of a bad format string (as any handler does)."""
+    try:
+        return handler.format(record)
+    except Exception:  # noqa: BLE001 - the caller's log call must not fail
+        handler.handleError(record)
+        return None
 
 
 _CONSOLE = _Console()
@@ -143,7 +152,7 @@ def configure(level: str, stream=None, capture: bool = True):
         # would then rebuild (tens of copy-on-write page faults, `make bench BENCH=forkchild`).
         logging.getLogger("faassupervisor").setLevel(1)  # NOTSET (0) would defer to the root's level
         # Records need no thread or process names (the format has none): the logging HOWTO's
-        # "Optimization" switches, ~20 fewer page faults per fork-server child.
+        # "Optimization" switches, ~10 fewer page faults per fork-server child.
         logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     if _CONSOLE.stream is not stream:
         _CONSOLE.stream = stream

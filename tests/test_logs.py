@@ -97,3 +97,12 @@ def test_the_capture_is_bounded_and_the_console_still_gets_every_line(console):
         log.info("line %d %s", number, "x" * 500)
     assert len(console.getvalue().splitlines()) == 3000
     assert (1 << 20) <= len(captured.text()) < (1 << 20) + 1000
+
+
+def test_a_bad_format_string_does_not_fail_the_caller(console, capsys):
+    captured = logs.configure("INFO", stream=console)
+    log = logging.getLogger("faassupervisor.test")
+    log.info("count %d", "not a number")  # logging reports it on stderr, as for any handler
+    log.info("next")
+    assert _levels(console.getvalue()) == [("INFO", "next")] and captured.messages == ["next"]
+    assert "not a number" in capsys.readouterr().err
