@@ -6,6 +6,7 @@ watchdog turns those into HTTP statuses.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -15,10 +16,10 @@ from faassupervisor.config.settings import RuntimeSettings
 from faassupervisor.errors import ExitStatus, SupervisorError
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import BinaryIO, Mapping, Optional, Sequence
 
-log = logs.get_logger("faassupervisor.main")
+log = logging.getLogger("faassupervisor.main")
 
 
 class Terminated(BaseException):

@@ -11,10 +11,11 @@ it after the invocation, whatever its outcome, and lends it again.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
-from faassupervisor import logs, mime, response, workdir
+from faassupervisor import mime, response, workdir
 from faassupervisor.config.settings import RuntimeSettings, missing_script_message
 from faassupervisor.errors import BadConfig, EnvironmentFailure, ExitStatus, ScriptFailed
 from faassupervisor.events.body import DecodedBody, decode_body
@@ -26,10 +27,10 @@ from faassupervisor.storage.registry import ProviderSet
 from faassupervisor.records import record
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import BinaryIO, Callable, Dict, List, Mapping, Optional
 
-log = logs.get_logger(__name__)
+log = logging.getLogger(__name__)
 
 _EVENT_SNIFF_LIMIT = 64 * 1024  # storage events are small; bigger JSON bodies are plain input
 # A MinIO/S3/Onedata event has "Records", a delegated one "storage_provider", a dCache one

@@ -1,25 +1,21 @@
-"""Supervisor log lines: always to standard error; also kept for the response when it has no file.
+"""Supervisor log lines through stdlib `logging`: OSCAR's format, on stderr and kept for the response.
 
 SPEC section 2: a response without output files is the supervisor's log lines
-at or above `log_level`, then the script's output. Keeping the lines in memory
-(bounded) lets the response include them without ever writing a log line to
-standard output, where a file response goes.
-
-Why not the standard `logging` package: importing it (with `re`, `traceback`,
-`threading`, `string`) is about a sixth of the supervisor's whole start-up,
-and start-up is paid by every request. The supervisor needs only levelled
-lines in one format to two sinks, which is what this module does; libraries
-(boto3, minio, urllib3) keep logging through `logging`, whose unconfigured
-default shows their warnings on standard error as before.
+at or above `log_level`, then the script's output. `configure` puts two
+handlers on the root logger, once per process: one writes to standard error
+(never standard output, where a file response goes), one keeps the lines
+(bounded) for the response. Both share one formatter, so the warnings of the
+SDKs (boto3, minio, urllib3), which log through `logging` too, come out in
+our format; their records pass the root logger's own level as the host set
+it (WARNING by default). The handlers' levels, set from `log_level` per
+invocation, gate both.
 """
 
-import _thread
+import logging
 import sys
-import time
 
-FORMAT = "{asctime} - supervisor - {level} - {message}"  # OSCAR's supervisor format, kept for log parsers
+FORMAT = "%(asctime)s - supervisor - %(levelname)s - %(message)s"  # OSCAR's supervisor format, for log parsers
 LEVELS = {"NOTSET": 0, "DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
-_NAMES = {number: name for name, number in LEVELS.items()}
 _CAPTURE_LIMIT = 1 << 20  # bytes of log text kept for a response; the rest stays in the container log
 QUOTE_LIMIT = 300  # characters of one word of a quoted value (a key) a log line shows
 LINE_LIMIT = 16384  # characters of one quoted value (an error message) a log line shows
@@ -43,34 +39,6 @@ class LogCapture:
 
     def text(self) -> bytes:
         return "".join(line + "\n" for line in self.lines).encode("utf-8", "replace")
-
-
-class _Sinks:
-    """Where lines go, set by `configure` once per invocation (the watchdog's children reconfigure)."""
-
-    console = None
-    console_level = LEVELS["INFO"]
-    capture = None
-    lock = _thread.allocate_lock()  # uploads log from their worker threads
-
-
-class Logger:
-    """The `logging.Logger` calls the supervisor uses: `debug`..`error` with %-style arguments."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def debug(self, message: str, *args, exc_info: bool = False) -> None:
-        _emit(10, message, args, exc_info)
-
-    def info(self, message: str, *args, exc_info: bool = False) -> None:
-        _emit(20, message, args, exc_info)
-
-    def warning(self, message: str, *args, exc_info: bool = False) -> None:
-        _emit(30, message, args, exc_info)
-
-    def error(self, message: str, *args, exc_info: bool = False) -> None:
-        _emit(40, message, args, exc_info)
 
 
 def shorten(text: str, limit: int = QUOTE_LIMIT) -> str:
@@ -99,8 +67,67 @@ def _quoted(arg):
     return arg
 
 
-def get_logger(name: str) -> Logger:
-    return Logger(name)
+class Formatter(logging.Formatter):
+    """OSCAR's line format, with each %-argument that is text (a key, an error) `shorten`ed."""
+
+    def __init__(self):
+        super().__init__(FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        args = record.args
+        if isinstance(args, tuple) and args:
+            record.args = tuple(_quoted(arg) for arg in args)
+        try:
+            return super().format(record)
+        finally:
+            record.args = args
+
+
+class _Console(logging.Handler):
+    """Standard error as it is at each line (the fork server's warm-ups swap it), or a given stream."""
+
+    def __init__(self):
+        super().__init__()
+        self.stream = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = _formatted(self, record)
+        if line is None:
+            return
+        try:
+            stream = self.stream or sys.stderr
+            stream.write(line + "\n")
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed or broken stderr must not turn a log line into a failed invocation
+
+
+class _Keeper(logging.Handler):
+    """Hands each line to the invocation's `LogCapture`, if it has one, at or above its level."""
+
+    def __init__(self):
+        super().__init__()
+        self.capture = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        capture = self.capture
+        if capture is not None and record.levelno >= capture.level:
+            line = _formatted(self, record)
+            if line is not None:
+                capture.keep(line, record.message)
+
+
+def _formatted(handler: logging.Handler, record: logging.LogRecord):
+    """The line, or None after logging's own report of a bad format string (as any handler does)."""
+    try:
+        return handler.format(record)
+    except Exception:  # noqa: BLE001 - the caller's log call must not fail
+        handler.handleError(record)
+        return None
+
+
+_CONSOLE = _Console()
+_KEEPER = _Keeper()
 
 
 def level_number(name: str) -> int:
@@ -113,34 +140,23 @@ def configure(level: str, stream=None, capture: bool = True):
     numeric = level_number(level)
     # The container log always shows errors: `log_level: CRITICAL` was OSCAR users' way to keep
     # logs out of responses, which no longer needs it, and must not hide why an invocation failed.
+    console_level = min(numeric, LEVELS["ERROR"])
     kept = LogCapture(numeric) if capture else None
-    with _Sinks.lock:
-        _Sinks.console = stream
-        _Sinks.console_level = min(numeric, LEVELS["ERROR"])
-        _Sinks.capture = kept
+    if _KEEPER.formatter is None:  # first call in this process
+        formatter = Formatter()
+        for handler in (_CONSOLE, _KEEPER):
+            handler.setFormatter(formatter)
+            logging.getLogger().addHandler(handler)
+        # Our records are gated by the handlers' levels, set per invocation below; the logger's
+        # level is set once: setting it clears every logger's cache, which a fork-server child
+        # would then rebuild (tens of copy-on-write page faults, `make bench BENCH=forkchild`).
+        logging.getLogger("faassupervisor").setLevel(1)  # NOTSET (0) would defer to the root's level
+        # Records need no thread or process names (the format has none): the logging HOWTO's
+        # "Optimization" switches, ~10 fewer page faults per fork-server child.
+        logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    if _CONSOLE.stream is not stream:
+        _CONSOLE.stream = stream
+    if _CONSOLE.level != console_level:
+        _CONSOLE.setLevel(console_level)
+    _KEEPER.capture = kept
     return kept
-
-
-def _emit(level: int, message: str, args: tuple, exc_info: bool) -> None:
-    if level < _Sinks.console_level:  # the capture's level is never below the console's
-        return
-    if args:
-        message = message % tuple(_quoted(arg) for arg in args)
-    if exc_info:
-        import traceback  # only for the rare debug line that carries one
-
-        message = message + "\n" + traceback.format_exc().rstrip("\n")
-    now = time.time()
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)) + ",%03d" % (now % 1 * 1000)
-    line = FORMAT.format(asctime=stamp, level=_NAMES[level], message=message)
-    with _Sinks.lock:
-        if level >= _Sinks.console_level:
-            stream = _Sinks.console or sys.stderr
-            try:
-                stream.write(line + "\n")
-                stream.flush()
-            except (OSError, ValueError):
-                pass  # a closed or broken stderr must not turn a log line into a failed invocation
-        capture = _Sinks.capture
-        if capture is not None and level >= capture.level:
-            capture.keep(line, message)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import Optional
 
 # Preferred extensions where `mimetypes` picks an odd one first (e.g. '.jpe').
@@ -29,7 +29,7 @@ _PREFERRED = {
 
 def detect(path) -> str:
     """libmagic's MIME type of the file's content (reads only its first bytes); `path`: str or path-like."""
-    import magic  # deferred: loading libmagic's database is only needed when there is an input file
+    import magic  # deferred: tests/test_supervisor_startup.py
 
     try:
         return magic.from_file(str(path), mime=True) or "application/octet-stream"
@@ -42,7 +42,7 @@ def extension_for(mime: str) -> Optional[str]:
         return _PREFERRED[mime]
     if mime in ("application/octet-stream", "inode/x-empty"):
         return None
-    import mimetypes  # deferred: reading the system's type tables is only needed for other types
+    import mimetypes  # deferred: tests/test_supervisor_startup.py
 
     return mimetypes.guess_extension(mime, strict=False)
 

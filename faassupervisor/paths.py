@@ -4,13 +4,14 @@ and listing what a script left in its output directory."""
 from __future__ import annotations
 
 import errno
+import logging
 import os
 from pathlib import Path, PurePosixPath
 
 from faassupervisor.errors import BadInput
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import List
 
 
@@ -79,9 +80,7 @@ def output_files(output_dir) -> List[Path]:
 
 
 def _log():
-    from faassupervisor import logs  # deferred: only a hostile script makes us say anything here
-
-    return logs.get_logger(__name__)
+    return logging.getLogger(__name__)
 
 
 # Characters an unzip may read as a path separator or a drive (`..\\..\\x`, `C:x`).

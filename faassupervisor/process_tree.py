@@ -17,7 +17,7 @@ import time
 from faassupervisor.records import record
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import Dict, List, Optional, Set
 
 _PR_SET_PDEATHSIG = 1

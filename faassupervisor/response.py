@@ -9,6 +9,7 @@ times the speed of the stdlib's `binascii`.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pybase64
@@ -16,7 +17,7 @@ import pybase64
 from faassupervisor.records import record
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import BinaryIO, Iterable, Optional
 
 _CHUNK = 3 * (1 << 18)  # multiple of 3: each chunk encodes without padding
@@ -62,12 +63,11 @@ def build_zip(files: Iterable[Path], root: Path, dest: Path) -> Path:
     Deflate at level 1: most of the cost of a higher level is spent on media
     files that do not shrink, and the result is base64-encoded anyway.
     """
-    import zipfile  # deferred: only multi-file responses need it
+    import zipfile  # deferred: tests/test_supervisor_startup.py
 
-    from faassupervisor.logs import get_logger
     from faassupervisor.paths import zip_entry_name
 
-    log = get_logger(__name__)
+    log = logging.getLogger(__name__)
     files = list(files)
     plain = {Path(path).relative_to(root).as_posix() for path in files}
     taken = set()

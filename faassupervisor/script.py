@@ -13,20 +13,21 @@ other descriptors, waiting with a timeout) is a few lines below.
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import signal
 import time
 
-from faassupervisor import logs, process_tree
+from faassupervisor import process_tree
 from faassupervisor.errors import ScriptFailed
 from faassupervisor.records import record
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import Mapping, Optional
 
-log = logs.get_logger(__name__)
+log = logging.getLogger(__name__)
 
 
 @record

@@ -42,6 +42,33 @@ def test_the_server_reads_its_configs_from_the_cache_without_importing_pyyaml(sa
     assert len(list((sandbox.root / "cache").glob("*.json"))) == 1  # the warm-up's cache went with its dir
 
 
+# Module -> why the fork server leaves it out: every fork copies (and every child's exit unmaps)
+# what the server holds, so it imports what an invocation uses, and nothing else.
+NOT_IN_THE_FORK_SERVER = {
+    "typing": "annotations only, under TYPE_CHECKING (~1 MB of heap)",
+    "yaml": "configs reach it parsed, from a child (the test above)",
+    "flask": "the watchdog's app, served by gunicorn workers", "werkzeug": "Flask's",
+    "gunicorn": "the watchdog's arbiter and workers", "prometheus_client": "the workers' /metrics oracle",
+    "argparse": "command lines: the server's is one argument",
+    "boto3": "a storage provider in use: imported by the child that uses it", "botocore": "boto3's",
+    "minio": "a storage provider in use", "requests": "a storage provider in use",
+    "urllib3": "a storage provider in use", "ssl": "a storage provider in use",
+    "email": "multipart bodies", "zipfile": "responses of several files", "hashlib": "uploads",
+    "concurrent.futures": "uploads of several files", "multiprocessing": "the watchdog's shared counters",
+    "importlib.metadata": "storage providers from other distributions",
+}
+
+
+def test_the_server_after_its_warm_ups_holds_none_of_what_requests_seldom_need(sandbox):
+    sandbox.write_script("#!/bin/sh\ntrue\n")
+    code = ("import sys; from fwatchdog import forkserver; from faassupervisor import workdir; "
+            "workdir.remove(forkserver.preload()); forkserver.warm_up(2); "
+            "print(sorted(name for name in sys.argv[1:] if name in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code, *NOT_IN_THE_FORK_SERVER], env=sandbox.env,
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert (done.returncode, done.stdout) == (0, "[]\n"), done.stderr
+
+
 def test_without_a_usable_cache_the_server_parses_the_yaml_itself(sandbox):
     sandbox.write_config("name: uncached\n")
     cache = sandbox.root / "cache"

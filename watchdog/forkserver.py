@@ -62,7 +62,7 @@ from faassupervisor import process_tree
 from fwatchdog.request_environ import child_environ
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: typing would be ~1 MB more of heap to copy at every fork
+if TYPE_CHECKING:  # annotations only: tests/test_watchdog_forkserver.py
     from typing import Dict, List, Mapping, Optional, Set, Tuple
 
 SPARES = 2  # children waiting in accept(): a burst of requests need not wait for a fork

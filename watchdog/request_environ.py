@@ -18,7 +18,7 @@ import json
 import re
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: the fork server imports this module, and typing weighs on every fork
+if TYPE_CHECKING:  # annotations only: tests/test_watchdog_forkserver.py
     from typing import Dict, Iterable, Mapping, Tuple
 
 _SKIPPED = {"host", "transfer-encoding"}

@@ -16,7 +16,7 @@ from faassupervisor.errors import BadConfig
 from faassupervisor.records import record
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import Any, Optional, Tuple
 
 

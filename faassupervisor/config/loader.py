@@ -7,13 +7,13 @@ from faassupervisor.config.service import ServiceConfig
 from faassupervisor.errors import BadConfig
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import Optional
 
 
 def parse_yaml(text: bytes, where: str):
     """Parse YAML with the C loader when present (faster start-up), one-line errors otherwise."""
-    import yaml  # deferred: only invocations that carry a config pay for it
+    import yaml  # deferred: tests/test_supervisor_startup.py
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:

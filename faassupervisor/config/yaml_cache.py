@@ -20,7 +20,7 @@ import stat
 import zlib
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import Any, Callable, Optional
 
 

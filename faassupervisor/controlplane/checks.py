@@ -8,15 +8,15 @@ the caller prefixes the service and cluster.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, Mapping
 
-from faassupervisor import logs
 from faassupervisor.config.service import ServiceConfig
 from faassupervisor.controlplane.oscar_fields import OscarFields
 from faassupervisor.errors import BadConfig
 
-log = logs.get_logger(__name__)
+log = logging.getLogger(__name__)
 
 # OSCAR limits names to 39 characters so that every derived name
 # (`<name>-00001-private` for Knative, `<name>-<hash>` for Jobs) stays a valid label;

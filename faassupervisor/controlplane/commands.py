@@ -8,6 +8,7 @@ option objects the renderers take; nothing is passed through the environment.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -116,9 +117,7 @@ def _write(text: str) -> None:
     """Print rendered YAML; say once when it names the default kit image, which no registry serves."""
     sys.stdout.write(text)
     if f"image: {layout.DEFAULT_KIT_IMAGE}\n" in text:
-        from faassupervisor import logs
-
-        logs.get_logger(__name__).warning(
+        logging.getLogger(__name__).warning(
             "the kit image %s is what `make images` builds, not a published image: push it where the cluster"
             " pulls from and pass --kit-image REGISTRY/faas-supervisor-kit:TAG", layout.DEFAULT_KIT_IMAGE)
 

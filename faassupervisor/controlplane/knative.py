@@ -8,9 +8,9 @@ external, and then the watchdog asks for the token on every invocation path
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Dict
 
-from faassupervisor import logs
 from faassupervisor.controlplane import layout
 from faassupervisor.controlplane.config_objects import ServiceFiles, labels
 from faassupervisor.controlplane.options import RenderOptions
@@ -22,7 +22,7 @@ VISIBILITY = "networking.knative.dev/visibility"
 HEALTH_PATH = "/_/health"
 KNATIVE_MAX_TIMEOUT = 600  # Knative's default max-revision-timeout-seconds
 
-log = logs.get_logger(__name__)
+log = logging.getLogger(__name__)
 
 
 def knative_service(files: ServiceFiles, options: RenderOptions) -> Dict[str, Any]:

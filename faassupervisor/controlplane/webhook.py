@@ -14,9 +14,9 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import logging
 from typing import Any, Dict, List, Mapping, Optional
 
-from faassupervisor import logs
 from faassupervisor.controlplane import layout
 from faassupervisor.controlplane.checks import check_object_name
 from faassupervisor.controlplane.injection import (
@@ -30,7 +30,7 @@ from faassupervisor.controlplane.injection import (
 from faassupervisor.controlplane.options import WatchdogSettings
 from faassupervisor.errors import BadConfig
 
-log = logs.get_logger(__name__)
+log = logging.getLogger(__name__)
 
 ADMISSION_API = "admission.k8s.io/v1"
 RUN_MODES = ("watchdog", "supervisor", "none")

@@ -20,7 +20,7 @@ from faassupervisor.events.json_stream import JsonValidator, is_whole_document
 from faassupervisor.records import record
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import BinaryIO, Iterator, Optional
 
 DEFAULT_NAME = "event_file"
@@ -140,7 +140,7 @@ def _decode(chunks: Iterator[bytes], content_type: Optional[str], out: _InputFil
             raise BadInput(EMPTY_BODY)
         return "raw", None
     if media == "multipart/form-data":
-        # Imported here: most bodies are JSON or base64, and start-up time counts.
+        # deferred: tests/test_supervisor_startup.py
         from faassupervisor.events.multipart import MultipartParser, boundary_of, safe_filename
 
         parser = MultipartParser(boundary_of(content_type or ""), out)

@@ -33,7 +33,7 @@ import re
 from faassupervisor.errors import BadInput
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import Tuple
 
 # Nesting limit: the stack costs one byte per level, so this bounds memory;

@@ -47,8 +47,7 @@ class Sink(Protocol):
 
 def boundary_of(content_type: str) -> bytes:
     """The `boundary` parameter of a multipart Content-Type; BadInput when absent."""
-    # email is only needed for multipart bodies: imported here to keep the
-    # supervisor's start-up light.
+    # deferred: tests/test_supervisor_startup.py
     import email.message
 
     header = email.message.Message()

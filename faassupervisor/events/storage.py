@@ -29,7 +29,7 @@ from faassupervisor.errors import BadConfig, BadInput
 from faassupervisor.records import record
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import Any, Callable, Optional
 
 # eventSource (or our name for a source without one) -> the provider type its objects are read with.

@@ -18,7 +18,7 @@ from faassupervisor.storage.provider import CONNECT_TIMEOUT, READ_TIMEOUT, Stora
 from faassupervisor.storage.retry import is_transient_status
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import Any, Iterable, Optional, Set
 
 TIMEOUT = (CONNECT_TIMEOUT, READ_TIMEOUT)

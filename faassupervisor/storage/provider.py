@@ -21,7 +21,7 @@ from faassupervisor.errors import BadConfig, BadInput, StorageFailure
 from faassupervisor.storage.retry import TransientStorageError
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import Any, ClassVar, Mapping, Optional, Tuple
 
 MiB = 1024 * 1024

@@ -15,7 +15,7 @@ from faassupervisor.errors import BadConfig
 from faassupervisor.storage.provider import ProviderContext, StorageProvider
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import Dict, Mapping, Type
 
 GROUP = "faassupervisor.storage_providers"
@@ -41,7 +41,7 @@ def provider_class(type_name: str) -> Type[StorageProvider]:
 
 
 def _entry_point_target(type_name: str):
-    from importlib.metadata import entry_points  # deferred: scans installed distributions
+    from importlib.metadata import entry_points  # deferred: tests/test_supervisor_startup.py
 
     try:
         found = entry_points(group=GROUP)

@@ -10,18 +10,18 @@ whichever provider holds it, and every retry is logged the same way.
 
 from __future__ import annotations
 
+import logging
 import time
 
-from faassupervisor import logs
 from faassupervisor.errors import StorageFailure
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import Callable, Optional, TypeVar
 
     T = TypeVar("T")
 
-log = logs.get_logger(__name__)
+log = logging.getLogger(__name__)
 
 # HTTP statuses a later attempt may not get: timeouts, throttling, server errors.
 TRANSIENT_HTTP_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -69,7 +69,7 @@ class RetryPolicy:
     def delay(self, retry: int, rng: Optional[Callable[[float, float], float]] = None) -> float:
         """Seconds to wait before retry number `retry` (1-based)."""
         if rng is None:
-            import random  # deferred: only a failing transfer needs it, and every start-up imports this module
+            import random  # deferred: tests/test_supervisor_startup.py
 
             rng = random.uniform
         # Full jitter: concurrent uploads that failed together do not retry together.

@@ -20,6 +20,7 @@ provider gets it:
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -35,10 +36,10 @@ from faassupervisor.storage.registry import ProviderSet
 from faassupervisor.storage.retry import DEFAULT_POLICY, RetryPolicy, TransientStorageError
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import Callable, List, Optional, Tuple
 
-log = logs.get_logger(__name__)
+log = logging.getLogger(__name__)
 
 UPLOAD_WORKERS = 8  # files in flight at once
 LARGE_FILE_SLOTS = 2  # of which at most this many are multipart-sized
@@ -214,7 +215,7 @@ def upload_outputs(
         finally:
             progress.finished(job)
 
-    from concurrent.futures import ThreadPoolExecutor  # deferred, like hashlib: most invocations upload nothing
+    from concurrent.futures import ThreadPoolExecutor  # deferred: tests/test_supervisor_startup.py
 
     with _ProgressLog(progress.describe, progress_interval):
         pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs))), thread_name_prefix="upload")
@@ -277,7 +278,7 @@ def _is_md5_of(etag: str, path: Path) -> bool:
     etag = etag.strip('"').lower()
     if len(etag) != 32 or "-" in etag:
         return False
-    import hashlib  # deferred: loading OpenSSL costs ~3 ms of a start-up that uploads nothing
+    import hashlib  # deferred: tests/test_supervisor_startup.py
 
     digest = hashlib.md5(usedforsecurity=False)  # an integrity check, not security
     with open(path, "rb") as src:

@@ -16,7 +16,7 @@ from faassupervisor.paths import safe_join
 from faassupervisor.storage.provider import ProviderContext, StorageProvider
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import Any, Mapping, Optional
 
 

@@ -31,7 +31,7 @@ from faassupervisor.storage.provider import (
 from faassupervisor.storage.retry import is_transient_status
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import Any, Mapping, Optional
 
 DEFAULT_ENDPOINT = "http://minio-service.minio:9000"
@@ -94,8 +94,7 @@ class MinioProvider(StorageProvider):
         """The SDK client, built on first use (shared by the upload threads: it is thread-safe)."""
         with self._client_lock:
             if self._client is None:
-                # Deferred: the SDK (and urllib3, certifi) costs start-up time that
-                # invocations which never touch MinIO should not pay.
+                # deferred: tests/test_supervisor_startup.py
                 import urllib3
                 from minio import Minio
 

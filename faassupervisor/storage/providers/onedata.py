@@ -21,7 +21,7 @@ from faassupervisor.storage.http_provider import HttpProvider, base_url, quote_p
 from faassupervisor.storage.provider import ProviderContext
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import Any, Mapping, Optional
 
 CDMI_VERSION = {"X-CDMI-Specification-Version": "1.1.1"}

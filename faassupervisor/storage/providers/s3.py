@@ -25,7 +25,7 @@ from faassupervisor.storage.provider import (
 from faassupervisor.storage.retry import is_transient_status
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: importing typing is start-up time
+if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import Any, Mapping, Optional
 
 DEFAULT_REGION = "us-east-1"
