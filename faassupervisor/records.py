@@ -6,10 +6,21 @@ of the start-up every request pays, so this makes the same thing from the
 class statement: a `collections.namedtuple` subclass with the class's
 defaults, methods, properties and docstring. Field annotations, plain strings
 under `from __future__ import annotations`, are kept for readers and type
-checkers and never evaluated.
+checkers and never evaluated; records.pyi tells type checkers what the decorator
+builds (`typing.dataclass_transform`).
 """
 
 import collections
+
+
+class Record:
+    """Base for a `@record` class whose code calls the tuple's own methods (`_replace`).
+
+    The decorator keeps it among the built class's bases; it adds nothing at run time, but
+    records.pyi declares those methods on it, so type checkers accept `config._replace(...)`.
+    """
+
+    __slots__ = ()
 
 
 def record(cls: type) -> type:
@@ -29,6 +40,7 @@ def record(cls: type) -> type:
         if key not in fields and key not in ("__dict__", "__weakref__", "__annotate__")
     }
     namespace["__slots__"] = ()  # no per-instance dict: immutable like the tuple it is
-    built = type(cls.__name__, (base,), namespace)
+    bases = (base,) + tuple(parent for parent in cls.__bases__ if parent is not object)
+    built = type(cls.__name__, bases, namespace)
     built.__qualname__ = cls.__qualname__
     return built

@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 from faassupervisor.config.service import ProviderRef
-from faassupervisor.records import record
+from faassupervisor.records import Record, record
 
 
 @record
@@ -50,3 +50,19 @@ def test_a_field_without_default_after_one_with_default_is_refused():
 def test_module_level_records_pickle():
     ref = ProviderRef("minio", "store")
     assert pickle.loads(pickle.dumps(ref)) == ref and str(ref) == "minio.store"
+
+
+@record
+class Moved(Record):
+    """A record that calls `_replace`, so its type declares the tuple methods through Record."""
+
+    x: int
+    y: int = 0
+
+
+def test_a_record_deriving_from_record_keeps_it_as_a_base_and_stays_a_slotted_tuple():
+    moved = Moved(1)._replace(y=4)
+    assert isinstance(moved, Record) and isinstance(moved, tuple) and moved == Moved(1, 4)
+    with pytest.raises(AttributeError):
+        moved.extra = 1  # Record adds no instance dict either
+    assert pickle.loads(pickle.dumps(moved)) == moved

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from faassupervisor.errors import BadConfig
-from faassupervisor.records import record
+from faassupervisor.records import Record, record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
@@ -55,7 +55,7 @@ class ProviderRef:
 
 
 @record
-class StoragePath:
+class StoragePath(Record):
     """One `input` or `output` entry: where objects come from or go to."""
 
     provider: ProviderRef
@@ -151,7 +151,7 @@ class ExposeSettings:
 
 
 @record
-class ServiceConfig:
+class ServiceConfig(Record):
     """One service, everything the supervisor and the control plane need of it."""
 
     name: str = "service"

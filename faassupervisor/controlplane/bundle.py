@@ -50,7 +50,7 @@ def load_bundles(fdl_path: Path, cluster_id: Optional[str] = None) -> List[Servi
     ]
     if cluster_id is not None:
         clusters = sorted({s.cluster_id for s in services})
-        services = tuple(s for s in services if s.cluster_id == cluster_id)
+        services = [s for s in services if s.cluster_id == cluster_id]
         if not services:
             raise BadConfig(f"--cluster: no service for cluster {cluster_id!r} (the FDL has: {', '.join(clusters)})")
     bundles: List[ServiceBundle] = []
@@ -60,6 +60,7 @@ def load_bundles(fdl_path: Path, cluster_id: Optional[str] = None) -> List[Servi
         try:
             fields = OscarFields.from_raw(service.config.raw, service.config.raw.get("name", ""))
             check_service(service.config, fields)
+            assert service.config.script is not None  # check_service refuses a service without one
             script = _read_script(fdl_path.parent, service.config.script)
         except BadConfig as err:
             raise BadConfig(f"{where}: {err}") from None

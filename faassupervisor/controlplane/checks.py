@@ -96,6 +96,7 @@ def check_name(name: str, field: str) -> None:
 
 def _check_expose(config: ServiceConfig, fields: OscarFields) -> None:
     expose = config.expose
+    assert expose is not None  # called only for a service with an expose section
     if not fields.ports.api:
         raise BadConfig("expose.api_port: required to expose a service (the port its server listens on)")
     auth_type = str((config.raw.get("expose") or {}).get("auth_type") or "basic").strip().lower()

@@ -52,9 +52,10 @@ class ServiceFiles:
         token = bundle.config.token or options.random_bytes(32).hex()
         raw = dict(bundle.config.raw)
         declared = provider_section(raw, ProviderRef("minio"))
-        keys = (declared.get("access_key"), declared.get("secret_key"))
-        minio_keys = keys if all(k and str(k) != layout.HIDDEN for k in keys) else None
-        minio_keys = tuple(str(k) for k in minio_keys) if minio_keys else None
+        access, secret_key = declared.get("access_key"), declared.get("secret_key")
+        minio_keys: Optional[Tuple[str, str]] = None
+        if all(k and str(k) != layout.HIDDEN for k in (access, secret_key)):
+            minio_keys = (str(access), str(secret_key))
         providers = {kind: dict(ids) for kind, ids in (raw.get("storage_providers") or {}).items()}
         providers.setdefault("minio", {})["default"] = {
             "endpoint": declared.get("endpoint") or options.minio_endpoint,
@@ -134,7 +135,7 @@ def config_secret(files: ServiceFiles, options: RenderOptions) -> Dict[str, Any]
 
 def minio_secret(files: ServiceFiles, options: RenderOptions) -> Optional[Dict[str, Any]]:
     """The FDL's minio.default keys, as the Secret mounted where OSCAR mounts the user's."""
-    if files.minio_keys is None:
+    if files.minio_keys is None or files.minio_secret is None:  # build() sets both or neither
         return None
     access, secret = files.minio_keys
     return {

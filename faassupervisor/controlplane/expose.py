@@ -19,6 +19,10 @@ from faassupervisor.controlplane.config_objects import ServiceFiles, labels
 from faassupervisor.controlplane.options import RenderOptions
 from faassupervisor.controlplane.podspec import service_container, service_pod_spec, template_metadata
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only
+    from faassupervisor.config.service import ExposeSettings
+
 SERVICE_PORT = 80  # the first port; the next ones are 81, 82, ... (expose.go getServiceSpec)
 APP_LABEL = "app"
 APP_PREFIX = "oscar-svc-exp-"  # OSCAR's selector value, so its tooling finds the pods
@@ -28,8 +32,16 @@ _READINESS = {"initialDelaySeconds": 10, "periodSeconds": 5, "timeoutSeconds": 1
 _STARTUP = {"periodSeconds": 10, "timeoutSeconds": 10, "failureThreshold": 18}
 
 
-def expose_objects(files: ServiceFiles, options: RenderOptions) -> List[Dict[str, Any]]:
+def _expose(files: ServiceFiles) -> ExposeSettings:
+    """The service's `expose` section: every object here is rendered only for a service that has one."""
     expose = files.bundle.config.expose
+    if expose is None:
+        raise ValueError(f"service {files.bundle.name!r} has no expose section to render")
+    return expose
+
+
+def expose_objects(files: ServiceFiles, options: RenderOptions) -> List[Dict[str, Any]]:
+    expose = _expose(files)
     # The Secret before the Ingress that names it; no Ingress (nor auth) with a NodePort.
     ingress_too = files.bundle.fields.ports.has_ingress
     objects = [auth_secret(files, options)] if expose.set_auth and ingress_too else []
@@ -45,7 +57,7 @@ def _selector(name: str) -> Dict[str, str]:
 
 def deployment(files: ServiceFiles, options: RenderOptions) -> Dict[str, Any]:
     config = files.bundle.config
-    expose = config.expose
+    expose = _expose(files)
     if expose.default_command:
         command = args = None
     else:
@@ -80,7 +92,7 @@ def _port_name(index: int) -> str:
 def probe_path(files: ServiceFiles) -> str:
     """OSCAR's getProbePath: `health_path` (default `/`), behind the public prefix with `rewrite_target`
     (3.7.1, and 4.x's default `probe_mode: legacy`), as it is with `probe_mode: direct`."""
-    expose = files.bundle.config.expose
+    expose = _expose(files)
     path = expose.health_path or "/"
     path = path if path.startswith("/") else "/" + path
     if expose.rewrite_target and files.bundle.fields.probe_mode == "legacy":
@@ -121,6 +133,7 @@ def service(files: ServiceFiles, options: RenderOptions) -> Dict[str, Any]:
 
 def autoscaler(files: ServiceFiles, options: RenderOptions) -> Dict[str, Any]:
     config = files.bundle.config
+    expose = _expose(files)
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
@@ -128,13 +141,13 @@ def autoscaler(files: ServiceFiles, options: RenderOptions) -> Dict[str, Any]:
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
                                "name": layout.deployment_name(config.name, options.oscar_version)},
-            "minReplicas": config.expose.min_scale,
-            "maxReplicas": config.expose.max_scale,
+            "minReplicas": expose.min_scale,
+            "maxReplicas": expose.max_scale,
             "metrics": [{
                 "type": "Resource",
                 "resource": {
                     "name": "cpu",
-                    "target": {"type": "Utilization", "averageUtilization": config.expose.cpu_threshold},
+                    "target": {"type": "Utilization", "averageUtilization": expose.cpu_threshold},
                 },
             }],
         },
@@ -143,11 +156,12 @@ def autoscaler(files: ServiceFiles, options: RenderOptions) -> Dict[str, Any]:
 
 def ingress(files: ServiceFiles, options: RenderOptions) -> Dict[str, Any]:
     config = files.bundle.config
+    expose = _expose(files)
     base = layout.exposed_path(config.name)
     # OSCAR's meaning: by default the prefix is stripped (the server sees `/...`);
     # with rewrite_target the server sees the whole public path.
     annotations = {
-        "nginx.ingress.kubernetes.io/rewrite-target": f"{base}/$1" if config.expose.rewrite_target else "/$1",
+        "nginx.ingress.kubernetes.io/rewrite-target": f"{base}/$1" if expose.rewrite_target else "/$1",
         "nginx.ingress.kubernetes.io/use-regex": "true",
         # Uploads of any size (notebooks, models), and OSCAR's CORS rules for its dashboard (expose.go).
         "nginx.ingress.kubernetes.io/proxy-body-size": "0",
@@ -156,7 +170,7 @@ def ingress(files: ServiceFiles, options: RenderOptions) -> Dict[str, Any]:
         "nginx.ingress.kubernetes.io/cors-allow-methods": layout.OSCAR_CORS_METHODS,
         "nginx.ingress.kubernetes.io/cors-allow-headers": layout.OSCAR_CORS_HEADERS,
     }
-    if config.expose.set_auth:
+    if expose.set_auth:
         annotations.update({
             "nginx.ingress.kubernetes.io/auth-type": "basic",
             "nginx.ingress.kubernetes.io/auth-secret": f"{config.name}-auth-expose",

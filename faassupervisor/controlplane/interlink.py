@@ -11,7 +11,7 @@ copied in by the init container: a virtual node cannot mount the cluster's PVC.
 from __future__ import annotations
 
 import base64
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 from faassupervisor.controlplane import layout
 
@@ -26,7 +26,7 @@ def place_on_node(spec: Dict[str, Any], node: str) -> None:
     spec["dnsPolicy"] = "ClusterFirst"
 
 
-def job_command(event: str) -> (List[str], str):
+def job_command(event: str) -> Tuple[List[str], str]:
     """The container command and the `EVENT` value of an interLink Job."""
     encoded = base64.b64encode(event.encode()).decode()
     return ["/bin/sh", "-c", f"echo $EVENT | base64 -d | {layout.SUPERVISOR}"], encoded

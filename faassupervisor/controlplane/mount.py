@@ -39,6 +39,7 @@ _REMOTES = {
 def add_sidecar(spec: Dict[str, Any], files: ServiceFiles, options: RenderOptions) -> None:
     """Add the rclone sidecar and the shared /mnt volume to a pod spec (in place)."""
     mount = files.bundle.fields.mount
+    assert mount is not None  # called only for a service with a mount
     remote, folder_var, create = _REMOTES[mount.provider.type]
     folder = f'"$MNT_POINT/${folder_var}"'
     script = (f"mkdir -p {folder} && rclone config create {remote} {create} >/dev/null && "
@@ -65,6 +66,7 @@ def add_sidecar(spec: Dict[str, Any], files: ServiceFiles, options: RenderOption
 def _credentials(files: ServiceFiles, options: RenderOptions) -> List[Dict[str, Any]]:
     bundle = files.bundle
     mount = bundle.fields.mount
+    assert mount is not None  # add_sidecar's
     section = provider_section(bundle.config.raw, mount.provider)
     path = mount.path.strip("/")
     config_secret = layout.config_secret_name(bundle.name)
@@ -76,6 +78,7 @@ def _credentials(files: ServiceFiles, options: RenderOptions) -> List[Dict[str, 
         env = [{"name": "MINIO_BUCKET", "value": path},
                {"name": "MINIO_ENDPOINT", "value": str(section.get("endpoint") or options.minio_endpoint)}]
         if mount.provider.id == "default":
+            assert files.minio_secret is not None  # build() names one whenever minio.default is used
             return env + [from_secret("AWS_ACCESS_KEY_ID", files.minio_secret, layout.MINIO_ACCESS_KEY),
                           from_secret("AWS_SECRET_ACCESS_KEY", files.minio_secret, layout.MINIO_SECRET_KEY)]
         return env + [from_secret("AWS_ACCESS_KEY_ID", config_secret, MOUNT_KEYS["access_key"]),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional
 
+from faassupervisor.config.service import EMPTY
 from faassupervisor.controlplane import layout, mount
 from faassupervisor.controlplane.config_objects import TOKEN_KEY, ServiceFiles
 from faassupervisor.controlplane.injection import Injection, add_config, config_volume, inject_runtime
@@ -27,8 +28,8 @@ VOLUME_NAME = "service-volume"  # OSCAR's ServiceVolumeName
 def service_container(
     files: ServiceFiles,
     command: Optional[List[str]],
-    defaults: Mapping[str, str] = (),
-    fixed: Mapping[str, str] = (),
+    defaults: Mapping[str, str] = EMPTY,
+    fixed: Mapping[str, str] = EMPTY,
     args: Optional[List[str]] = None,
 ) -> Dict[str, Any]:
     """The service container. `defaults` may be overridden by the FDL's variables; `fixed` may not."""

@@ -36,6 +36,8 @@ _DATA_AND_BREAKS = _ALNUM + b"+/-_\r\n"
 _STANDARD, _URL_SAFE = b"+/", b"-_"
 _URL_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _STANDARD_TO_URL = bytes.maketrans(b"+/", b"-_")
+# Where these patterns are used they cannot miss (a '*' pattern, or a byte already found), so
+# `.match`/`.search` there carry `type: ignore[union-attr]` rather than a None check per call.
 _SPECIAL = re.compile(rb"[^A-Za-z0-9+/\-_\r\n]")  # first byte that ends the plain data
 _BREAKS = re.compile(rb"[\r\n]*")
 _BLANKS = re.compile(rb"[ \t\r\n]*")
@@ -91,7 +93,7 @@ class Base64Decoder:
             return decoded
         if chunk.translate(None, _DATA_AND_BREAKS):
             # Something other than data and line breaks: padding, blanks, or an error.
-            stop = _SPECIAL.search(chunk).start()
+            stop = _SPECIAL.search(chunk).start()  # type: ignore[union-attr]
             out = self._data(chunk[:stop], base)
             self._tail(chunk, stop, base)
             return out
@@ -179,19 +181,19 @@ class Base64Decoder:
         """One alphabet per body: the first '+/' or '-_' chooses it."""
         if not self._alphabet:
             if standard and url_safe:
-                first_std = _STANDARD_CHAR.search(segment).start()
-                first_url = _URL_SAFE_CHAR.search(segment).start()
+                first_std = _STANDARD_CHAR.search(segment).start()  # type: ignore[union-attr]
+                first_url = _URL_SAFE_CHAR.search(segment).start()  # type: ignore[union-attr]
                 self._alphabet = _STANDARD if first_std < first_url else _URL_SAFE
                 self._alphabet_at = at + min(first_std, first_url)
             else:
                 self._alphabet = _STANDARD if standard else _URL_SAFE
                 finder = _STANDARD_CHAR if standard else _URL_SAFE_CHAR
-                self._alphabet_at = at + finder.search(segment).start()
+                self._alphabet_at = at + finder.search(segment).start()  # type: ignore[union-attr]
                 return
         wrong = url_safe if self._alphabet == _STANDARD else standard
         if wrong:
             finder = _URL_SAFE_CHAR if self._alphabet == _STANDARD else _STANDARD_CHAR
-            bad = finder.search(segment).start()
+            bad = finder.search(segment).start()  # type: ignore[union-attr]
             other = _URL_SAFE if self._alphabet == _STANDARD else _STANDARD
             raise BadInput(
                 f"invalid base64 at byte {at + bad}: {_shown(segment[bad])} is from the "
@@ -205,11 +207,11 @@ class Base64Decoder:
         while pos < n:
             byte = chunk[pos]
             if byte == 0x0A or byte == 0x0D:
-                pos = _BREAKS.match(chunk, pos).end()
+                pos = _BREAKS.match(chunk, pos).end()  # type: ignore[union-attr]
             elif byte == 0x20 or byte == 0x09:
                 if self._blank_at < 0:
                     self._blank_at = base + pos
-                pos = _BLANKS.match(chunk, pos).end()
+                pos = _BLANKS.match(chunk, pos).end()  # type: ignore[union-attr]
             elif byte == 0x3D and self._blank_at < 0:  # '='
                 if not self._padding and len(self._quantum) < 2:
                     raise BadInput(

@@ -67,6 +67,8 @@ _LITERALS = {ord("t"): b"true", ord("f"): b"false", ord("n"): b"null"}
 _NUMBER_START = frozenset(b"-0123456789")
 _CONTROL = bytes(range(0x20))
 
+# Where these patterns are used they cannot miss (a '*' pattern, or a byte already found), so
+# `.match`/`.search` there carry `type: ignore[union-attr]` rather than a None check per call.
 _WS = re.compile(rb"[ \t\n\r]*")
 _CONTROL_CHAR = re.compile(rb"[\x00-\x1f]")
 # Escapes each followed by plain text, in the "unrolled loop" form (one way to
@@ -91,8 +93,10 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
-_scan_value = json.decoder.JSONDecoder(parse_constant=_reject_constant).scan_once
-_scan_string = json.decoder.scanstring
+# Both are public attributes of json.decoder (the C scanner when the accelerator is built) that
+# typeshed does not declare.
+_scan_value = json.decoder.JSONDecoder(parse_constant=_reject_constant).scan_once  # type: ignore[attr-defined]
+_scan_string = json.decoder.scanstring  # type: ignore[attr-defined]
 _JSON_BLANKS = " \t\n\r"
 
 
@@ -251,7 +255,7 @@ class JsonValidator:
                     state = _COLON if state == _IN_KEY else _AFTER_VALUE
                     continue
 
-                pos = ws(buf, pos).end()
+                pos = ws(buf, pos).end()  # type: ignore[union-attr]
                 if pos >= n:
                     return
                 byte = buf[pos]
@@ -263,7 +267,7 @@ class JsonValidator:
                              or state in _VALUE_STATES and byte != _CLOSE_ARRAY
                              or state in _KEY_STATES and byte == _QUOTE)):
                     pos, state = self._fast(buf, pos, n, state)
-                    pos = ws(buf, pos).end()
+                    pos = ws(buf, pos).end()  # type: ignore[union-attr]
                     if pos >= n:
                         return
                     byte = buf[pos]
@@ -310,7 +314,7 @@ class JsonValidator:
                     state = _IN_STRING
                     pos += 1
                 elif byte in _NUMBER_START:
-                    end = _NUMBER_LENIENT.match(buf, pos).end()
+                    end = _NUMBER_LENIENT.match(buf, pos).end()  # type: ignore[union-attr]
                     if end == n and not final:
                         self._hold(buf, pos)  # the number may go on in the next chunk
                         return
@@ -347,11 +351,11 @@ class JsonValidator:
             if stop > pos:
                 plain = buf[pos:stop]
                 if len(plain.translate(None, _CONTROL)) != len(plain):
-                    bad = _CONTROL_CHAR.search(buf, pos, stop).start()
+                    bad = _CONTROL_CHAR.search(buf, pos, stop).start()  # type: ignore[union-attr]
                     raise self._fail(bad, f"control character 0x{buf[bad]:02x} inside a string (escape it)")
                 pos = stop
             if backslash >= 0:
-                after = _ESCAPED_RUN.match(buf, pos, min(n, pos + _WINDOW)).end()
+                after = _ESCAPED_RUN.match(buf, pos, min(n, pos + _WINDOW)).end()  # type: ignore[union-attr]
                 if after > pos:
                     pos = after
                     if pos < n and buf[pos] < 0x20:
@@ -363,7 +367,7 @@ class JsonValidator:
                     self._hold(buf, pos)  # an escape cut by the chunk's end
                     return n, False
                 # Shown up to its first wrong byte, so the message is the same however the body is cut.
-                escape = buf[pos:_ESCAPE_PREFIX.match(buf, pos).end() + 1]
+                escape = buf[pos:_ESCAPE_PREFIX.match(buf, pos).end() + 1]  # type: ignore[union-attr]
                 raise self._fail(pos, f"invalid escape {escape.decode('ascii', 'backslashreplace')!r} in a string")
             if quote >= 0:
                 return quote + 1, True
@@ -453,4 +457,4 @@ class JsonValidator:
                 return idx, 0
         except (StopIteration, ValueError, RecursionError):
             return idx, 0
-        return _NEXT_ITEM(text, last).end(), last
+        return _NEXT_ITEM(text, last).end(), last  # type: ignore[union-attr]

@@ -87,7 +87,7 @@ def _header_filename(block: bytes) -> Optional[str]:
     import email.message  # see boundary_of
     import email.utils
 
-    lines = []
+    lines: list[str] = []
     for line in block.decode("utf-8", "replace").splitlines():
         if line[:1] in (" ", "\t") and lines:
             lines[-1] += " " + line.strip()  # folded continuation line

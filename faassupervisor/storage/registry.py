@@ -9,6 +9,7 @@ for scanning installed distributions, and one without MinIO never imports its SD
 from __future__ import annotations
 
 import importlib
+import sys
 
 from faassupervisor.config.service import ProviderRef, ServiceConfig
 from faassupervisor.errors import BadConfig
@@ -43,9 +44,9 @@ def provider_class(type_name: str) -> Type[StorageProvider]:
 def _entry_point_target(type_name: str):
     from importlib.metadata import entry_points  # deferred: tests/test_supervisor_startup.py
 
-    try:
+    if sys.version_info >= (3, 10):
         found = entry_points(group=GROUP)
-    except TypeError:  # Python 3.9: entry_points() takes no arguments
+    else:  # Python 3.9: entry_points() takes no arguments
         found = entry_points().get(GROUP, ())
     for ep in found:
         if ep.name == type_name:

@@ -45,7 +45,7 @@ class LocalProvider(StorageProvider):
         except FileNotFoundError:
             return None
         except OSError as err:
-            raise self.failure("stat", bucket, key, err.strerror) from None
+            raise self.failure("stat", bucket, key, err.strerror or str(err)) from None
 
     def download(self, bucket: str, key: str, dest_path: Path) -> None:
         src = self._object_path(bucket, key)
