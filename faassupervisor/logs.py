@@ -26,8 +26,8 @@ class LogCapture:
 
     def __init__(self, level: int):
         self.level = level
-        self.lines: list = []
-        self.messages: list = []  # the bare messages, for callers (and tests) that look for one
+        self.lines: list[str] = []
+        self.messages: list[str] = []  # the bare messages, for callers (and tests) that look for one
         self._size = 0
 
     def keep(self, line: str, message: str) -> None:
