@@ -406,23 +406,19 @@ class ForkServer:
         except BlockingIOError:
             pass
         self.taken()  # first: a spare taken and already done is no failed spare
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            if pid in self.spares:
-                # A spare does not exit before it is taken: back off, so that spares that cannot
-                # start do not turn into a fork loop.
-                self.spares.discard(pid)
-                self.spare_failed(f"spare child exited ({status}) before serving a request")
-            elif self.running.pop(pid, None) is not None and os.WIFSIGNALED(status):
-                # Killed (by the watchdog, the OOM killer, anyone): whatever its script left
-                # running was re-parented to us, the nearest subreaper. Nothing else is our child.
-                self.kill_orphans()
-            # else an adopted orphan: reaped so it leaves no zombie
+        process_tree.reap_children(self.child_exited)
+
+    def child_exited(self, pid: int, status: int) -> None:
+        if pid in self.spares:
+            # A spare does not exit before it is taken: back off, so that spares that cannot
+            # start do not turn into a fork loop.
+            self.spares.discard(pid)
+            self.spare_failed(f"spare child exited ({status}) before serving a request")
+        elif self.running.pop(pid, None) is not None and os.WIFSIGNALED(status):
+            # Killed (by the watchdog, the OOM killer, anyone): whatever its script left
+            # running was re-parented to us, the nearest subreaper. Nothing else is our child.
+            self.kill_orphans()
+        # else an adopted orphan: reaped so it leaves no zombie
 
     def spare_failed(self, why: str) -> None:
         self.failures += 1
@@ -455,12 +451,8 @@ class ForkServer:
         deadline = time.monotonic() + SHUTDOWN_WAIT
         while process_tree.kill_descendants(self.pid) and time.monotonic() < deadline:
             time.sleep(0.005)  # SIGKILLed, not yet gone: look again for late forks
-        while time.monotonic() < deadline:
-            try:
-                if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                    time.sleep(0.005)
-            except ChildProcessError:
-                break
+        while process_tree.reap_children() and time.monotonic() < deadline:
+            time.sleep(0.005)
         if self.warm_ups_left:  # stopped before the warm-ups were done
             from faassupervisor import workdir
 
