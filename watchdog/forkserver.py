@@ -208,7 +208,6 @@ def warm_up(runs: int = WARM_UPS, parent: Optional[str] = None) -> bool:
     from faassupervisor.__main__ import supervisor_main
     from faassupervisor.invocation import InvocationOptions
 
-    # Not tempfile: it imports random, whose at-fork hook would then reseed it in every child.
     tmp = None
     stderr = sys.stderr
     try:
