@@ -65,7 +65,7 @@ def measure() -> None:
         Path(tmp, "config", "function_config.yaml").write_text("name: bench\nlog_level: INFO\n")
         env = dict(os.environ, TMPDIR=lent, FAAS_SUPERVISOR_CONFIG_DIR=os.path.join(tmp, "config"),
                    FAAS_SUPERVISOR_CACHE_DIR=os.path.join(tmp, "cache"))
-        from fwatchdog import forkserver
+        from fwatchdog import forkprotocol, forkserver
 
         assert "threading" not in sys.modules, "imported before preload: its at-fork hook would run in every child"
         forkserver.preload()
@@ -134,7 +134,6 @@ def measure() -> None:
         server.listener.bind(server.path)
         server.listener.listen(4)
         variables = {"Http_Content_Type": "application/json", "Http_Method": "POST", "TMPDIR": lent}
-        request = forkserver.encode({"variables": variables, "work_dir": lent})
 
         def spare_life() -> None:
             pid = os.fork()
@@ -145,7 +144,7 @@ def measure() -> None:
                 client.connect(server.path)
                 body_read, body_write = os.pipe()
                 out_read, out_write = os.pipe()
-                socket.send_fds(client, [request], [body_read, out_write])
+                forkprotocol.send_request(client, variables, lent, body_read, out_write)
                 os.close(body_read)
                 os.close(out_write)
                 os.write(body_write, b'{"message": "hi"}')

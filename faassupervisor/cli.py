@@ -17,16 +17,14 @@ from pathlib import Path
 from typing import BinaryIO, List
 
 from faassupervisor import __version__
+from faassupervisor.config.values import parse_positive_seconds
 
 
 def _positive_seconds(text: str) -> float:
     try:
-        value = float(text.rstrip("s"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
+        return parse_positive_seconds(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{err}, got {text!r}") from None
 
 
 def supervisor_parser() -> argparse.ArgumentParser:

@@ -167,12 +167,15 @@ def reap_orphans(keep=()) -> None:
             time.sleep(0.002)
 
 
-def reap_children() -> None:
-    """Collect every finished child (for processes, like a fork server, whose children are all theirs)."""
+def reap_children(on_exit=None) -> bool:
+    """Collect every child that has ended, without waiting (`on_exit(pid, wait status)` for each);
+    whether any child is still running. For processes whose children are all theirs (a fork server)."""
     while True:
         try:
-            pid, _status = os.waitpid(-1, os.WNOHANG)
+            pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return False
         if pid == 0:
-            return
+            return True
+        if on_exit is not None:
+            on_exit(pid, status)

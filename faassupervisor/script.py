@@ -5,10 +5,10 @@ read into memory), so its output size is unbounded and the order of lines is
 the order it wrote them. After it exits, or when `timeout` passes, every
 process it left behind is killed: nothing of one invocation outlives it.
 
-The script is started with `os.posix_spawn` rather than `subprocess`, whose
-import (selectors, threading, locale) is about 4 ms of a start-up every request
-pays; what Popen did for us here (own session, standard streams, closing our
-other descriptors, waiting with a timeout) is a few lines below.
+The script is started with `subprocess.Popen` in its own session
+(`start_new_session`) and working directory (`cwd=`): nothing of this process
+changes around the start, so it stays safe the day a thread runs beside it.
+The wait with a timeout is ours (a pidfd, where Popen.wait polls).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import logging
 import os
 import select
 import signal
+import subprocess
 import time
 
 from faassupervisor import process_tree
@@ -80,20 +81,20 @@ def run_script(
     command = command_for(script)
     with open(output_path, "wb") as output:
         try:
-            pid = spawn(command, env, str(cwd), output.fileno())
+            process = spawn(command, env, str(cwd), output)
         except OSError as err:
             raise ScriptFailed(_cannot_start(command, err)) from None
+    pid = process.pid
     timed_out = False
     try:
-        returncode = _wait(pid, timeout)
-        if returncode is None:
+        if timeout is not None and not _exited_within(pid, timeout):
             timed_out = True
             _kill_group(pid)
-            returncode = _wait(pid, None)
+        returncode = process.wait()
     except BaseException:
         # Interrupted (SIGTERM from the watchdog turned into an exception): leave nothing behind.
         _kill_group(pid)
-        _wait(pid, None)
+        process.wait()
         process_tree.kill_descendants(os.getpid(), exclude=previous)
         raise
     seconds = time.monotonic() - started
@@ -118,51 +119,13 @@ def _cannot_start(command: list, err: OSError) -> str:
     return f"cannot start the script with {command[0]}: {err.strerror}"
 
 
-def spawn(argv: list, env: Mapping[str, str], cwd: str, output_fd: int) -> int:
-    """Start `argv` in its own session, stdin /dev/null, stdout and stderr to `output_fd`; its pid.
+def spawn(argv: list, env: Mapping[str, str], cwd: str, output) -> subprocess.Popen:
+    """Start `argv` in `cwd` and its own session, stdin /dev/null, stdout and stderr to `output`.
 
-    Like Popen's close_fds, no other descriptor of ours reaches the script (most
-    are close-on-exec already; inherited ones are closed explicitly).
-    posix_spawn has no working-directory argument, so the supervisor moves into
-    `cwd` for the spawn and back: it is a single-threaded process here, and the
-    spawn is the only step that uses the working directory.
-    """
-    actions = [
-        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_DUP2, output_fd, 1),
-        (os.POSIX_SPAWN_DUP2, output_fd, 2),
-    ]
-    actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inherited_fds() if fd != output_fd]
-    home = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.chdir(cwd)
-        # own session and group: signals to the watchdog do not hit it twice, and killpg reaches it all
-        return os.posix_spawn(argv[0], argv, dict(env), file_actions=actions, setsid=True)
-    finally:
-        os.fchdir(home)
-        os.close(home)
-
-
-def _inherited_fds() -> list:
-    """Our descriptors above 2 that an exec would pass on (not close-on-exec)."""
-    found = []
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd > 2:
-            try:
-                if os.get_inheritable(fd):
-                    found.append(fd)
-            except OSError:
-                pass  # the listing's own descriptor, closed by now
-    return found
-
-
-def _wait(pid: int, timeout: Optional[float]) -> Optional[int]:
-    """The exit code (negative: killed by that signal), or None when `timeout` seconds passed first."""
-    if timeout is not None and not _exited_within(pid, timeout):
-        return None
-    _pid, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+    Its own session and group: signals to the watchdog do not hit it twice, and
+    killpg reaches it all. No other descriptor of ours reaches it (close_fds)."""
+    return subprocess.Popen(argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=output,
+                            stderr=subprocess.STDOUT, close_fds=True, start_new_session=True)
 
 
 def _exited_within(pid: int, timeout: float) -> bool:

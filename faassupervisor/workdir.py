@@ -7,15 +7,14 @@ removing three directories per request was about a sixth of the watchdog's CPU
 per request at 4 concurrent requests here (each mkdir/rmdir updates the parent
 directory and the inode table, and concurrent ones contend for them).
 
-Why not `tempfile.mkdtemp` and `shutil.rmtree`: importing the two (with
-`random`, `hashlib`, `bz2`, `lzma` behind them) costs about 4 ms of a start-up
-that every request pays, for one mkdir and the removal of a small tree.
-`shutil.rmtree` stays the fallback for trees the quick removal cannot take
-(a script that made a directory unwritable, say).
+Made with `tempfile.mkdtemp` (0700, an unguessable name) and removed with
+`shutil.rmtree`, which never follows a symbolic link inside the tree.
 """
 
 import errno
 import os
+import shutil
+import tempfile
 
 PREFIX = "faas-supervisor-"
 DEFAULT_PARENT = "/tmp"  # when TMPDIR is unset (tempfile's first choice on Linux too)
@@ -26,15 +25,7 @@ KEPT_DIRS = (INPUT_DIR, OUTPUT_DIR)  # what `clear` keeps (emptied) in a lent wo
 
 def make(parent=None, prefix: str = PREFIX) -> str:
     """A new directory only this user can enter, with an unguessable name."""
-    parent = parent or DEFAULT_PARENT
-    for _ in range(16):
-        path = os.path.join(parent, prefix + os.urandom(6).hex())
-        try:
-            os.mkdir(path, 0o700)
-        except FileExistsError:
-            continue  # 48 random bits: only ever reached by design of an attacker
-        return path
-    raise FileExistsError(f"no unused work directory name under {parent}")
+    return tempfile.mkdtemp(prefix=prefix, dir=parent or DEFAULT_PARENT)
 
 
 # What the environment did (not the script, not the client): the work dir's file system.
@@ -73,16 +64,9 @@ def unusable(parent: str):
 
 def remove(path: str) -> None:
     """Delete `path` and everything under it, never following symbolic links; errors are ignored."""
-    try:
-        if os.path.islink(path):  # a script put a link in its work dir's place: only the link goes
-            _unlink(path)
-            return
-        _remove_tree(path)
-    except FileNotFoundError:
-        pass
-    except OSError:
-        import shutil  # deferred: the rare tree the quick removal could not take
-
+    if os.path.islink(path):  # a script put a link in its work dir's place: only the link goes
+        _unlink(path)
+    else:
         shutil.rmtree(path, ignore_errors=True)
 
 
@@ -91,15 +75,6 @@ def _listed(path: str) -> list:
     entry is removed, so removing does not disturb the listing."""
     with os.scandir(path) as entries:
         return [(entry.name, entry.path, entry.is_dir(follow_symlinks=False)) for entry in entries]
-
-
-def _remove_tree(path: str) -> None:
-    for _name, entry_path, is_dir in _listed(path):
-        if is_dir:
-            _remove_tree(entry_path)
-        else:
-            _unlink(entry_path)
-    os.rmdir(path)
 
 
 def _unlink(path: str) -> None:

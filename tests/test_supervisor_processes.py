@@ -70,7 +70,9 @@ def test_sigterm_cleans_up(sandbox, tmp_path):
     proc.stdin.write(b"{}")
     proc.stdin.close()
     deadline = time.monotonic() + 10
-    while not (tmp_path / "own-session").exists() and time.monotonic() < deadline:
+    # every pid written (not just the last file made): the subshell writes its own late
+    while not all((tmp_path / name).exists() and (tmp_path / name).read_text().strip()
+                  for name in ("background", "grandchild", "own-session")) and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) == 128 + signal.SIGTERM

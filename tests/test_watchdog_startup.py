@@ -87,12 +87,13 @@ def fork_server(sandbox):
     sandbox.write_script("#!/bin/sh\ntrue\n")
     server = ForkServerProcess(sandbox.env)
     server.start()
-    warm_dir = server._warm_dir
-    assert warm_dir is not None and os.path.isdir(warm_dir)  # the other warm-ups are left to run
-    assert warm_dir.startswith(str(sandbox.tmp))
+    # the other warm-ups are left to run, in a directory of their own in TMPDIR
+    found = [name for name in os.listdir(sandbox.tmp) if name.startswith(forkserver.WARM_UP_PREFIX)]
+    assert len(found) == 1
+    warm_dir = str(sandbox.tmp / found[0])
     yield server, warm_dir
     server.stop()
-    assert server._warm_dir is None
+    assert not os.path.exists(warm_dir)
 
 
 def test_the_other_warm_ups_run_after_ready_then_their_directory_goes(fork_server):

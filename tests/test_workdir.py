@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 
@@ -58,19 +59,24 @@ def _invoke(sandbox, lent, script: str) -> bytes:
 def test_a_lent_work_dir_is_used_as_is_and_left_to_its_lender(sandbox):
     lent = sandbox.tmp / "lent"
     lent.mkdir(mode=0o700)
-    script = '#!/bin/sh\necho "$TMP_INPUT_DIR $TMP_OUTPUT_DIR $INPUT_FILE_PATH"\n'
+    # What it saw, as its one output file (the response): its paths, then input/ and output/.
+    script = ('#!/bin/sh\n{ echo "$TMP_INPUT_DIR $TMP_OUTPUT_DIR $INPUT_FILE_PATH"\n'
+              'ls -A "$TMP_INPUT_DIR" "$TMP_OUTPUT_DIR"; } > "$TMP_OUTPUT_DIR/seen.txt"\n')
 
-    first = _invoke(sandbox, lent, script).decode().split()
-    assert first == [str(lent / "input"), str(lent / "output"), str(lent / "input" / "event_file.json")]
+    first = base64.b64decode(_invoke(sandbox, lent, script)).decode().split()  # an output file: base64
+    assert first[:3] == [str(lent / "input"), str(lent / "output"), str(lent / "input" / "event_file.json")]
     # Nothing removed by the supervisor: clearing is the lender's (whatever the outcome).
     assert sorted(os.listdir(lent)) == [".script-output", "input", "output"]
     assert os.listdir(lent / "input") == ["event_file.json"]
+    assert os.listdir(lent / "output") == ["seen.txt"]
 
     assert workdir.clear(str(lent))
-    # The next invocation reuses the kept input/ and output/.
-    inode = os.stat(lent / "input").st_ino
-    assert _invoke(sandbox, lent, script).decode().split() == first
-    assert os.stat(lent / "input").st_ino == inode
+    # Lent again: input/ and output/ stay, private and empty, so the next invocation finds
+    # nothing of the last one (its own event file only) in the same paths.
+    assert sorted(os.listdir(lent)) == ["input", "output"]
+    for kept in ("input", "output"):
+        assert os.listdir(lent / kept) == [] and (lent / kept).stat().st_mode & 0o777 == 0o700
+    assert base64.b64decode(_invoke(sandbox, lent, script)).decode().split() == first
     assert workdir.clear(str(lent))
     assert sorted(os.listdir(lent)) == ["input", "output"]
 

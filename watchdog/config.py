@@ -18,6 +18,8 @@ import shlex
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Optional, Tuple
 
+from faassupervisor.config.values import parse_bool, parse_duration
+
 DEFAULT_SUPERVISOR = "supervisor"
 
 
@@ -28,39 +30,7 @@ class ConfigError(Exception):
 # ---------------------------------------------------------------- value parsers
 # Each takes the raw text and returns the typed value or raises ValueError with
 # what was expected; `from_environ` adds the variable name and the bad value.
-
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-
-
-def parse_duration(text: str) -> float:
-    """Seconds from `30` (plain seconds, as classic) or a Go duration (`30s`, `1m30s`, `500ms`)."""
-    text = text.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    pos, total = 0, 0.0
-    for match in _DURATION_PART.finditer(text):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-        pos = match.end()
-    if pos != len(text) or not text:
-        raise ValueError("expected seconds (30) or a duration (30s, 1m30s, 500ms)")
-    return total
-
-
-_TRUE = ("true", "1", "yes", "on")
-_FALSE = ("false", "0", "no", "off")
-
-
-def parse_bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ValueError("expected true or false")
-
+# Booleans and durations are read as everywhere else in the project (`values`).
 
 def parse_count(text: str) -> int:
     """A non-negative integer."""

@@ -4,12 +4,11 @@
 arbiter, or a standalone app): it starts `python -m fwatchdog.forkserver`,
 restarts it if it dies, stops it at exit. `ForkRunner` is used per request
 from the gunicorn worker threads: one connection per invocation, the body and
-response pipes handed over with SCM_RIGHTS (see `fwatchdog.forkserver`).
+response pipes handed over with SCM_RIGHTS (`fwatchdog.forkprotocol`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import select
@@ -24,7 +23,7 @@ import time
 from typing import Mapping, Optional
 
 from fwatchdog.child import Child, RunnerUnavailable
-from fwatchdog.forkserver import SEND_BUFFER, encode, socket_address
+from fwatchdog import forkprotocol
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ class ForkServerProcess:
     def __init__(self, environ: Mapping[str, str]):
         self.environ = dict(environ)
         self.name = f"@fwatchdog-forkserver-{os.getpid()}-{secrets.token_hex(8)}"
-        self.path = socket_address(self.name)
+        self.path = forkprotocol.socket_address(self.name)
         self.process: Optional[subprocess.Popen] = None
         self._starting: Optional[subprocess.Popen] = None  # spawned, not yet ready
         self._warm_dir: Optional[str] = None  # the ready server's warm-up directory
@@ -219,13 +218,13 @@ class ForkedChild(Child):
                     self.exit_status = -9
                 self._close_conn()
                 return
-            message = json.loads(data)
-            if "pid" in message:
-                self.pid = message["pid"]
-            elif "content_type" in message:
-                self._content_type = message["content_type"]
-            elif "exit" in message:
-                self.exit_status = message["exit"]
+            message = forkprotocol.parse(data)
+            if forkprotocol.PID in message:
+                self.pid = message[forkprotocol.PID]
+            elif forkprotocol.CONTENT_TYPE in message:
+                self._content_type = message[forkprotocol.CONTENT_TYPE]
+            elif forkprotocol.EXIT in message:
+                self.exit_status = message[forkprotocol.EXIT]
                 self._close_conn()
 
     def kill(self) -> None:
@@ -266,7 +265,7 @@ class ForkRunner:
             self.server.ensure_running()
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, forkprotocol.SEND_BUFFER)
             conn.connect(self.path)
         except OSError as err:
             conn.close()
@@ -276,10 +275,7 @@ class ForkRunner:
         child = ForkedChild(conn, body_write, out_read)
         try:
             # The pid arrives later, as an event: nothing needs it unless the invocation is killed.
-            message = {"variables": dict(variables)}
-            if work_dir is not None:
-                message["work_dir"] = work_dir
-            socket.send_fds(conn, [encode(message)], [body_read, out_write])
+            forkprotocol.send_request(conn, variables, work_dir, body_read, out_write)
         except BaseException as err:
             child.close()
             if isinstance(err, OSError):

@@ -15,23 +15,9 @@ Per request the server only reads that pipe, forks and reaps, so the work it
 does, and the pages it dirties (each one a copy-on-write fault while children
 share it), stay few: they were most of what a request cost here.
 
-Protocol, over a unix SOCK_SEQPACKET socket in the abstract namespace (no
-file to clean up, no path-length limit; only our own user's processes are
-served, checked with SO_PEERCRED), where message boundaries are kept and file
-descriptors travel with SCM_RIGHTS, so bodies never pass through here:
-
-    client -> child   {"variables": {...}, "work_dir": "..."} + fds [stdin read end, stdout write end]
-    child  -> client  {"pid": N}               once it has the request
-    child  -> client  {"content_type": "..."}  before the first response byte
-    child  -> client  {"exit": status}         when the invocation is over, before the process exits
-
-A connection that ends without an `exit` message means the child died (it was
-killed, or crashed). `variables` are the request's own (CGI headers, TMPDIR):
-the child lays them over the server's environment, which is the watchdog's
-(it started the server with it), so a pod's hundreds of variables are not
-encoded, sent and decoded per request. `work_dir` (optional) is the private
-directory the client lends the invocation and clears afterwards
-(`InvocationOptions.work_dir`).
+Requests arrive on a unix socket, one connection each, in the fork protocol
+(`fwatchdog.forkprotocol`), bodies and responses as pipes passed along with
+them: they never pass through here.
 
 Run as `python -m fwatchdog.forkserver SOCKET_NAME` (`@name`: abstract); it prints `ready` on
 stdout once it accepts (followed by the directory its remaining warm-ups use, which the
@@ -45,7 +31,6 @@ to answer.
 
 from __future__ import annotations
 
-import _signal
 import gc
 import io
 import json
@@ -56,9 +41,9 @@ import socket
 import struct
 import sys
 import time
-from json.encoder import encode_basestring_ascii
 
 from faassupervisor import process_tree
+from fwatchdog import forkprotocol
 from fwatchdog.request_environ import child_environ
 
 TYPE_CHECKING = False
@@ -66,44 +51,9 @@ if TYPE_CHECKING:  # annotations only: tests/test_watchdog_forkserver.py
     from typing import Dict, List, Mapping, Optional, Set, Tuple
 
 SPARES = 2  # children waiting in accept(): a burst of requests need not wait for a fork
-MAX_MESSAGE = 1 << 20  # the request message carries its variables (its headers among them)
-SEND_BUFFER = 4 << 20
 SHUTDOWN_WAIT = 5.0  # how long a stopping server waits for the processes it killed to be gone
 
-
-def socket_address(name: str) -> str:
-    """`@name` is the abstract socket `\\0name` (a NUL cannot travel in a command line)."""
-    return "\0" + name[1:] if name.startswith("@") else name
-
-
-_ENCODER = json.JSONEncoder(separators=(",", ":"))  # json.dumps would build one per call
 _TAKEN = struct.Struct("ii")  # a spare's pid and its client's, on the `taken` pipe
-
-
-def encode(message: dict) -> bytes:
-    return _ENCODER.encode(message).encode()
-
-
-_SCAN = json.JSONDecoder().scan_once  # the C scanner
-
-
-def _parse(data: bytes) -> dict:
-    """A request message. Not json.loads: its Python layers (encoding detection, decode,
-    raw_decode, two regex matches) cost a child ~30 page faults; the C scanner is what
-    they end up calling."""
-    try:
-        message, _end = _SCAN(data.decode(), 0)
-    except (StopIteration, ValueError):
-        raise ValueError(f"not a JSON request message: {data[:80]!r}") from None
-    return message
-
-
-def _reply(key: str, value) -> bytes:
-    """A child's one-field message (`{"exit":0}`), formatted here: `encode` would build a JSON
-    encoder for each (a score of page faults per child). Strings are quoted by json's own C
-    function, so the result is the JSON the client parses."""
-    text = encode_basestring_ascii(value) if isinstance(value, str) else str(int(value))
-    return f'{{"{key}":{text}}}'.encode()
 
 
 # What one invocation imports, loaded once here instead of once per request. Optional ones
@@ -258,7 +208,6 @@ def warm_up(runs: int = WARM_UPS, parent: Optional[str] = None) -> bool:
     from faassupervisor.__main__ import supervisor_main
     from faassupervisor.invocation import InvocationOptions
 
-    # Not tempfile: it imports random, whose at-fork hook would then reseed it in every child.
     tmp = None
     stderr = sys.stderr
     try:
@@ -456,23 +405,19 @@ class ForkServer:
         except BlockingIOError:
             pass
         self.taken()  # first: a spare taken and already done is no failed spare
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            if pid in self.spares:
-                # A spare does not exit before it is taken: back off, so that spares that cannot
-                # start do not turn into a fork loop.
-                self.spares.discard(pid)
-                self.spare_failed(f"spare child exited ({status}) before serving a request")
-            elif self.running.pop(pid, None) is not None and os.WIFSIGNALED(status):
-                # Killed (by the watchdog, the OOM killer, anyone): whatever its script left
-                # running was re-parented to us, the nearest subreaper. Nothing else is our child.
-                self.kill_orphans()
-            # else an adopted orphan: reaped so it leaves no zombie
+        process_tree.reap_children(self.child_exited)
+
+    def child_exited(self, pid: int, status: int) -> None:
+        if pid in self.spares:
+            # A spare does not exit before it is taken: back off, so that spares that cannot
+            # start do not turn into a fork loop.
+            self.spares.discard(pid)
+            self.spare_failed(f"spare child exited ({status}) before serving a request")
+        elif self.running.pop(pid, None) is not None and os.WIFSIGNALED(status):
+            # Killed (by the watchdog, the OOM killer, anyone): whatever its script left
+            # running was re-parented to us, the nearest subreaper. Nothing else is our child.
+            self.kill_orphans()
+        # else an adopted orphan: reaped so it leaves no zombie
 
     def spare_failed(self, why: str) -> None:
         self.failures += 1
@@ -505,12 +450,8 @@ class ForkServer:
         deadline = time.monotonic() + SHUTDOWN_WAIT
         while process_tree.kill_descendants(self.pid) and time.monotonic() < deadline:
             time.sleep(0.005)  # SIGKILLed, not yet gone: look again for late forks
-        while time.monotonic() < deadline:
-            try:
-                if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                    time.sleep(0.005)
-            except ChildProcessError:
-                break
+        while process_tree.reap_children() and time.monotonic() < deadline:
+            time.sleep(0.005)
         if self.warm_ups_left:  # stopped before the warm-ups were done
             from faassupervisor import workdir
 
@@ -527,29 +468,23 @@ class ForkServer:
             if os.getppid() != self.pid:
                 os._exit(0)  # the server died before we could ask
             signal.set_wakeup_fd(-1)
-            # SIGTERM and SIGINT: see serve(). Through _signal: signal.signal would also turn
-            # the handler it replaces into an enum, failing (that lambda is none), which was
-            # a tenth of a spare's own page faults.
-            _signal.signal(signal.SIGCHLD, _signal.SIG_DFL)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # SIGTERM and SIGINT: see serve()
             for fd in (self.taken_read, self.wake_read, self.wake_write, self.parent_fd, *self.clients):
                 os.close(fd)
-            # _accept, not accept(): the latter converts our family and type into enums for
-            # the new socket object (enum machinery: a few dozen page faults per spare).
-            fd, _ = self.listener._accept()
-            conn = socket.socket(fileno=fd)
+            conn, _ = self.listener.accept()
             self.listener.close()
-            client, uid = _peer(conn)
+            client, uid = forkprotocol.peer(conn)
             os.write(self.taken_write, _TAKEN.pack(os.getpid(), client))
             os.close(self.taken_write)
             process_tree.set_parent_death_signal(0)  # an invocation runs to its end, whatever happens to the server
             if uid != os.getuid():  # only our own user's processes may ask for a fork (as a 0700 directory would)
                 os._exit(0)
-            data, fds = _receive(conn, 2)
+            data, fds = forkprotocol.receive(conn, 2)
             if not data or len(fds) != 2:
                 os._exit(0)  # the client went away (or sent nonsense): nothing to do
-            message = _parse(data)
+            message = forkprotocol.parse(data)
             try:
-                conn.send(_reply("pid", os.getpid()))
+                conn.send(forkprotocol.reply(forkprotocol.PID, os.getpid()))
             except OSError:
                 # The client gave up before we got here: nobody wants the answer, and the
                 # invocation must not run at all.
@@ -582,17 +517,6 @@ def _report(err: BaseException) -> None:
         pass
 
 
-_PEEK_SIZE = int(socket.MSG_PEEK | socket.MSG_TRUNC)  # once: ORing enum flags costs a child page faults
-
-
-def _receive(sock: socket.socket, max_fds: int) -> Tuple[bytes, List[int]]:
-    """One whole message and its descriptors; the size is peeked first (no fixed 1 MiB buffer per call)."""
-    size = sock.recv_into(bytearray(1), 1, _PEEK_SIZE)
-    data, fds, _flags, _addr = socket.recv_fds(sock, max(1, min(size, MAX_MESSAGE)), max_fds,
-                                               socket.MSG_CMSG_CLOEXEC)
-    return data, fds
-
-
 def run_supervisor(message: dict, fds: List[int], conn: socket.socket, environ: Mapping[str, str]) -> int:
     """The child's whole life: one `supervisor_main` call on the passed pipes, in `environ` (the
     server's) with the request's variables added."""
@@ -600,7 +524,7 @@ def run_supervisor(message: dict, fds: List[int], conn: socket.socket, environ: 
     from faassupervisor.invocation import InvocationOptions
 
     def announce(content_type: str) -> None:
-        _send(conn, _reply("content_type", content_type))
+        forkprotocol.send(conn, forkprotocol.reply(forkprotocol.CONTENT_TYPE, content_type))
 
     stdin = os.fdopen(fds[0], "rb")
     stdout = _WrittenWhenFull(io.FileIO(fds[1], "wb"), PIPE_SIZE)
@@ -611,7 +535,7 @@ def run_supervisor(message: dict, fds: List[int], conn: socket.socket, environ: 
     # The invocation is over (the supervisor has cleaned up after itself): tell the client now
     # rather than after this process is torn down and reaped, which takes milliseconds. Before
     # the output's end, so that the client, which reads it after that end, finds it there.
-    _send(conn, _reply("exit", status))
+    forkprotocol.send(conn, forkprotocol.reply(forkprotocol.EXIT, status))
     try:
         stdout.close()
     except OSError:
@@ -640,23 +564,6 @@ class _WrittenWhenFull(io.BufferedWriter):
             super().close()
 
 
-_PEERCRED = struct.Struct("3i")  # built here once, not looked up in struct's cache by every child
-
-
-def _peer(conn: socket.socket) -> Tuple[int, int]:
-    """The connecting process's pid and uid."""
-    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
-    pid, uid, _gid = _PEERCRED.unpack(creds)
-    return pid, uid
-
-
-def _send(conn: socket.socket, message: bytes) -> None:
-    try:
-        conn.send(message)
-    except OSError:
-        pass  # the client went away (timeout, disconnect): it no longer cares
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     environ = dict(os.environ)  # the watchdog's, as it started us: requests send only their own variables
@@ -674,7 +581,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    ForkServer(socket_address(argv[0]), parent_fd=parent_fd, environ=environ, warm_dir=warm_dir).serve()
+    ForkServer(forkprotocol.socket_address(argv[0]), parent_fd=parent_fd, environ=environ, warm_dir=warm_dir).serve()
     return 0
 
 

@@ -300,6 +300,11 @@ class Run:
                         if fd not in child.event_fds():
                             self.selector.unregister(fd)
 
+    def take_output(self) -> bytes:
+        """The output collected since the last take; the buffer starts empty again."""
+        output, self.buffer = bytes(self.buffer), bytearray()
+        return output
+
     def remaining(self) -> Optional[float]:
         return None if self.deadline is None else self.deadline - time.monotonic()
 
@@ -328,8 +333,7 @@ class Run:
         if message:
             self.finish(outcome.status)
             return message_reply(outcome, message, close=close)
-        body = bytes(self.buffer)
-        self.buffer = bytearray()
+        body = self.take_output()
         self.log_result(outcome, len(body))
         reply = Reply(outcome, body, self.content_type(body), close_connection=close)
         self.finish(outcome.status)
@@ -339,8 +343,7 @@ class Run:
     def stream(self) -> Reply:
         if self.feeder is None or not self.feeder.is_alive():
             set_timeout(self.request.socket, self.config.write_timeout)
-        first = bytes(self.buffer)
-        self.buffer = bytearray()
+        first = self.take_output()
         return Reply(Outcome.SUCCEEDED, self._stream_body(first), self.content_type(first))
 
     def _stream_body(self, first: bytes) -> Iterator[bytes]:
@@ -351,7 +354,7 @@ class Run:
             while True:
                 state = self.collect(1)
                 if self.buffer:
-                    chunk, self.buffer = bytes(self.buffer), bytearray()
+                    chunk = self.take_output()
                     sent += len(chunk)
                     yield chunk
                     continue

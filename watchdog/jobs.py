@@ -132,9 +132,9 @@ class JobRunner:
             head, total = bytearray(), 0
             while True:
                 state = run.collect(64 * 1024)
-                total += len(run.buffer)
-                head += run.buffer[: max(0, LOGGED_OUTPUT - len(head))]
-                run.buffer = bytearray()
+                output = run.take_output()
+                total += len(output)
+                head += output[: max(0, LOGGED_OUTPUT - len(head))]
                 if state != "streaming":
                     break
             outcome, message = run.final_outcome(state)

@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from faassupervisor.config import values
 from faassupervisor.errors import BadConfig
 from faassupervisor.records import Record, record
 
@@ -273,14 +274,16 @@ def parse_log_level(value: Any, field: str) -> Tuple[str, Optional[str]]:
 
 
 def parse_bool(value: Any, field: str) -> bool:
+    """A YAML boolean, or its text as a variable gives it (`values.parse_bool`); empty is false."""
     if isinstance(value, bool):
         return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "on"):
-        return True
-    if text in ("false", "0", "no", "off", ""):
+    text = str(value)
+    if not text.strip():
         return False
-    raise BadConfig(f"{field}: expected true or false, got {value!r}")
+    try:
+        return values.parse_bool(text)
+    except ValueError as err:
+        raise BadConfig(f"{field}: {err}, got {value!r}") from None
 
 
 def _mapping(value: Any, field: str) -> Mapping[str, Any]:
