@@ -26,7 +26,6 @@ NOT_FOR_A_JSON_BODY = {
     "zipfile": "responses of several output files",
     "hashlib": "uploads (checksums; loading OpenSSL costs milliseconds)",
     "concurrent.futures": "uploads of several files",
-    "random": "retries of a failed transfer (their jitter)",
     "importlib.metadata": "storage providers from other distributions",
     "boto3": "an S3 provider in use",
     "botocore": "an S3 provider in use",
