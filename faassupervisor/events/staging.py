@@ -18,7 +18,7 @@ from faassupervisor.records import record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing is start-up time
-    from typing import BinaryIO, Callable, Dict, Optional, Tuple
+    from typing import BinaryIO, Dict, Optional, Tuple
 
     from faassupervisor.config.service import ServiceConfig
     from faassupervisor.events.storage import StorageEvent

@@ -123,5 +123,3 @@ def endpoint_parts(where: str, url: str, example: str):
 
 
 __all__ = ["ObjectStoreProvider", "endpoint_parts"]
-
-
