@@ -32,7 +32,7 @@ STEPS = (  # (module, attribute path, label), wrapped in this order
     ("faassupervisor.__main__", "signal.signal", "signal.signal"),
     ("faassupervisor.invocation", "Invocation.__init__", "Invocation.__init__"),
     ("faassupervisor.storage.registry", "ProviderSet.validate", "providers.validate"),
-    ("faassupervisor.invocation", "Invocation._stage_input", "decode the body"),
+    ("faassupervisor.invocation", "stage_input", "decode the body"),
     ("faassupervisor.invocation", "run_script", "run the script"),
     ("faassupervisor.invocation", "output_files", "list outputs"),
     ("faassupervisor.invocation", "Invocation._respond", "respond"),

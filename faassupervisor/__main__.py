@@ -1,32 +1,22 @@
 """Entry points: `supervisor` (one invocation), `faas-supervisor` (tools), `python -m faassupervisor`.
 
-This is the only place where errors become exit statuses (`ExitStatus`); the
+Thin: each parses its arguments and hands over. An invocation's errors become
+exit statuses (`ExitStatus`) in `faassupervisor.invocation.run_invocation`; the
 watchdog turns those into HTTP statuses.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import sys
 
-from faassupervisor import logs
 from faassupervisor.config.settings import RuntimeSettings
-from faassupervisor.errors import ExitStatus, SupervisorError
+from faassupervisor.errors import Terminated
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import BinaryIO, Mapping, Optional, Sequence
-
-log = logging.getLogger("faassupervisor.main")
-
-
-class Terminated(BaseException):
-    """SIGTERM/SIGINT arrived: unwinds through every `finally`, so temp dirs and children are cleaned.
-
-    A BaseException, like gunicorn's HaltServer, so no `except Exception` swallows it.
-    """
 
 
 def _on_signal(signum, _frame):
@@ -47,65 +37,6 @@ def terminate_forked_children(parent_pid: int):
     return handler
 
 
-def run_invocation(
-    settings_factory,
-    environ: Mapping[str, str],
-    stdin: Optional[BinaryIO],
-    stdout: BinaryIO,
-    options,
-) -> int:
-    """Run one invocation, turning every failure into its exit status and a one-line answer."""
-    from faassupervisor.invocation import Invocation  # the invocation machinery, after settings are known
-
-    wrote = _Tracking(stdout)
-    logs.configure("INFO", capture=False)  # until the service's log_level is known
-    try:
-        settings: RuntimeSettings = settings_factory()
-        captured = logs.configure(settings.service.log_level, capture=options.logs_in_response)
-        for warning in settings.service.warnings:
-            log.warning("%s", warning)
-        return int(Invocation(settings, environ, options, captured).run(stdin, wrote))
-    except SupervisorError as err:
-        log.error("%s", err)
-        _answer(wrote, options, f"error: {err}\n")
-        return int(err.exit_status)
-    except Terminated as why:
-        log.error("terminated by %s: invocation abandoned", why)
-        return 128 + signal.SIGTERM
-    except BrokenPipeError:
-        log.error("the client went away before the response was written")
-        return int(ExitStatus.SCRIPT_FAILED)
-
-
-def _answer(out: "_Tracking", options, text: str) -> None:
-    """The one-line error as the response body, unless a response had already started."""
-    if out.started:
-        return
-    if options.on_content_type is not None:
-        options.on_content_type("text/plain; charset=utf-8")
-    try:
-        out.write(text.encode("utf-8", "backslashreplace"))  # a file name that is not UTF-8 may be quoted
-        out.flush()
-    except (BrokenPipeError, ValueError):
-        pass
-
-
-class _Tracking:
-    """Knows whether any response byte was written (an error must not be appended to a file)."""
-
-    def __init__(self, stream: BinaryIO):
-        self._stream = stream
-        self.started = False
-
-    def write(self, data: bytes) -> int:
-        if data:
-            self.started = True
-        return self._stream.write(data)
-
-    def flush(self) -> None:
-        self._stream.flush()
-
-
 def supervisor_main(
     argv: Optional[Sequence[str]] = None,
     environ: Optional[Mapping[str, str]] = None,
@@ -114,7 +45,7 @@ def supervisor_main(
     options=None,
 ) -> int:
     """`supervisor`: one invocation, the body on stdin (or `EVENT`), the response on stdout."""
-    from faassupervisor.invocation import InvocationOptions
+    from faassupervisor.invocation import InvocationOptions, run_invocation
 
     argv = sys.argv[1:] if argv is None else list(argv)
     timeout = None

@@ -114,13 +114,13 @@ class _Base64Reader:
 
 
 def run_command(args) -> int:
-    from faassupervisor.__main__ import run_invocation
     from faassupervisor.config.settings import RuntimeSettings
-    from faassupervisor.invocation import InvocationOptions
+    from faassupervisor.invocation import InvocationOptions, run_invocation
 
     environ = dict(os.environ)
     environ.pop("EVENT", None)  # the body comes from the flags, never from a stray variable
     opened = None
+    content_type = None  # decided by content, as for an HTTP body without one
     if args.input is not None:
         opened = open(args.input, "rb")
         body = _Base64Reader(opened)
@@ -129,10 +129,12 @@ def run_command(args) -> int:
     elif args.event is not None:
         opened = open(args.event, "rb")
         body = opened
-        environ["Http_Content_Type"] = "application/json"
+        content_type = "application/json"
     else:
         body = io.BytesIO(b"")
-    options = InvocationOptions(timeout=args.timeout, raw_response=True if args.output else None)
+    options = InvocationOptions(
+        timeout=args.timeout, raw_response=True if args.output else None, content_type=content_type
+    )
     out = open(args.output, "wb") if args.output else sys.stdout.buffer
     try:
         return run_invocation(

@@ -60,3 +60,10 @@ class ScriptFailed(SupervisorError):
     """The user script exited non-zero, was killed, or timed out."""
 
     exit_status = ExitStatus.SCRIPT_FAILED
+
+
+class Terminated(BaseException):
+    """SIGTERM/SIGINT arrived: unwinds through every `finally`, so temp dirs and children are cleaned.
+
+    A BaseException, like gunicorn's HaltServer, so no `except Exception` swallows it.
+    """

@@ -6,19 +6,22 @@ response zip), removed in every outcome: success, failure, bad input,
 timeout, or a SIGTERM from the watchdog. Under the watchdog's fork server the
 directory is lent instead (`InvocationOptions.work_dir`): the watchdog clears
 it after the invocation, whatever its outcome, and lends it again.
+
+`run_invocation` is where every failure becomes its exit status, for the
+`supervisor` command, the fork server and `faas-supervisor run` alike.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import signal
 from pathlib import Path
 
-from faassupervisor import mime, response, workdir
+from faassupervisor import logs, mime, response, workdir
 from faassupervisor.config.settings import RuntimeSettings, missing_script_message
-from faassupervisor.errors import BadConfig, EnvironmentFailure, ExitStatus, ScriptFailed
-from faassupervisor.events.body import DecodedBody, decode_body
+from faassupervisor.errors import BadConfig, EnvironmentFailure, ExitStatus, ScriptFailed, SupervisorError, Terminated
+from faassupervisor.events.staging import stage_input
 from faassupervisor.logs import LogCapture
 from faassupervisor.paths import output_files
 from faassupervisor.script import ScriptResult, run_script
@@ -32,12 +35,6 @@ if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
 
 log = logging.getLogger(__name__)
 
-_EVENT_SNIFF_LIMIT = 64 * 1024  # storage events are small; bigger JSON bodies are plain input
-# A MinIO/S3/Onedata event has "Records", a delegated one "storage_provider", a dCache one
-# "subscription", a Rucio one "event_type"; a key spelled with \u escapes could hide any of
-# them, so a body with escapes is always parsed.
-_EVENT_MARKERS = (b"Records", b"storage_provider", b"subscription", b"event_type", b"\\u")
-
 
 @record
 class InvocationOptions:
@@ -46,12 +43,70 @@ class InvocationOptions:
     logs_in_response: bool = True  # False: logs go only to the container log
     timeout: Optional[float] = None  # seconds before the script's whole tree is killed
     on_content_type: Optional[Callable[[str], None]] = None  # told the Content-Type before the body
+    content_type: Optional[str] = None  # the body's Content-Type; None: the request's (Http_Content_Type)
     raw_response: Optional[bool] = None  # None: decided by the request's Accept header
     signals_handled: bool = False  # True: SIGTERM/SIGINT already raise Terminated (the fork server's children)
     # A private (0700) directory lent by the caller, who clears it afterwards (`workdir.clear`):
     # the invocation works there, reusing the input/ and output/ it may already hold, and
     # removes nothing itself. None: make a work dir under TMPDIR and remove it at the end.
     work_dir: Optional[str] = None
+
+
+def run_invocation(
+    settings_factory: Callable[[], RuntimeSettings],
+    environ: Mapping[str, str],
+    stdin: Optional[BinaryIO],
+    stdout: BinaryIO,
+    options: InvocationOptions,
+) -> int:
+    """Run one invocation, turning every failure into its exit status and a one-line answer."""
+    wrote = _Tracking(stdout)
+    logs.configure("INFO", capture=False)  # until the service's log_level is known
+    try:
+        settings = settings_factory()
+        captured = logs.configure(settings.service.log_level, capture=options.logs_in_response)
+        for warning in settings.service.warnings:
+            log.warning("%s", warning)
+        return int(Invocation(settings, environ, options, captured).run(stdin, wrote))
+    except SupervisorError as err:
+        log.error("%s", err)
+        _answer(wrote, options, f"error: {err}\n")
+        return int(err.exit_status)
+    except Terminated as why:
+        log.error("terminated by %s: invocation abandoned", why)
+        return 128 + signal.SIGTERM
+    except BrokenPipeError:
+        log.error("the client went away before the response was written")
+        return int(ExitStatus.SCRIPT_FAILED)
+
+
+def _answer(out: "_Tracking", options: InvocationOptions, text: str) -> None:
+    """The one-line error as the response body, unless a response had already started."""
+    if out.started:
+        return
+    if options.on_content_type is not None:
+        options.on_content_type("text/plain; charset=utf-8")
+    try:
+        out.write(text.encode("utf-8", "backslashreplace"))  # a file name that is not UTF-8 may be quoted
+        out.flush()
+    except (BrokenPipeError, ValueError):
+        pass
+
+
+class _Tracking:
+    """Knows whether any response byte was written (an error must not be appended to a file)."""
+
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+        self.started = False
+
+    def write(self, data: bytes) -> int:
+        if data:
+            self.started = True
+        return self._stream.write(data)
+
+    def flush(self) -> None:
+        self._stream.flush()
 
 
 class Invocation:
@@ -110,7 +165,10 @@ class Invocation:
                     raise
                 # Kept by the lender's `workdir.clear`: empty, plain and private.
         script_env = self._script_environment(input_dir, output_dir)
-        script_env.update(self._stage_input(stdin, input_dir))
+        content_type = self.options.content_type or self.environ.get("Http_Content_Type")
+        staged = stage_input(stdin, self.settings.event, content_type, input_dir, self.service, self.providers)
+        self.event = staged.event
+        script_env.update(staged.variables)
         script = self._script_path(private)
         log.info("running %s", self.settings.script.description)
         script_output = os.path.join(private, ".script-output")
@@ -124,7 +182,8 @@ class Invocation:
         if self.service.output and files:
             from faassupervisor.storage import transfer  # deferred: only invocations with outputs upload
 
-            transfer.upload_outputs(Path(output_dir), self._output_service(), self.providers)  # logs its own summary
+            # The one listing of the outputs: what is answered is what is uploaded (logs its own summary).
+            transfer.upload_outputs(Path(output_dir), self._output_service(), self.providers, files=files)
         if self.event is not None:
             # As OSCAR's FaaS Supervisor: a storage event's outputs went to storage, and what it
             # answers is the Job's log (or /job's), so it answers with the logs, not the file.
@@ -146,41 +205,6 @@ class Invocation:
         from faassupervisor.events.storage import user_outputs
 
         return self.service.with_overrides(output=user_outputs(self.service, self.event))
-
-    def _stage_input(self, stdin: BinaryIO, input_dir: str) -> Dict[str, str]:
-        """Decode the body (or fetch the event's object); the variables that tell the script where it is."""
-        stream = _stdin_or_event(stdin, self.settings.event)
-        decoded = decode_body(stream, self.environ.get("Http_Content_Type"), input_dir)
-        log.debug("decoded %s body: %d bytes", decoded.kind, decoded.size)
-        event = _as_storage_event(decoded)
-        if event is None:
-            # A body we validated as JSON needs no libmagic (its import and database
-            # load are ~10 ms of every start): it *is* application/json.
-            return self._input_variables(decoded.path, "application/json" if decoded.kind == "json" else None)
-        from faassupervisor.events.storage import resolve
-        from faassupervisor.storage import transfer  # deferred: only storage events download
-
-        os.unlink(decoded.path)
-        event = self.event = resolve(self.service, event, self.providers.is_defined)
-        log.info("%s event for %s/%s", event.source, event.bucket, event.key)
-        dest = transfer.event_input_path(event, Path(input_dir))
-        variables = {
-            "STORAGE_OBJECT_KEY": event.object_key,
-            "EVENT_TIME": event.time,
-            "EVENT": event.raw.decode("utf-8", "replace"),
-        }
-        if self.service.file_stage_in:
-            log.info("file_stage_in: the script fetches %s itself", event.key)
-            variables["INPUT_FILE_PATH"] = str(dest)
-            return variables
-        transfer.fetch_event_object(event, self.service, self.providers, dest)
-        variables.update(self._input_variables(dest))
-        return variables
-
-    def _input_variables(self, path, known_type: Optional[str] = None) -> Dict[str, str]:
-        kind = known_type or mime.detect(path)
-        path = mime.with_extension(os.fspath(path), kind)
-        return {"INPUT_FILE_PATH": path, "INPUT_FILE_MIME": kind}
 
     def _script_environment(self, input_dir: str, output_dir: str) -> Dict[str, str]:
         env = dict(self.environ)
@@ -236,49 +260,3 @@ def _check_same_dir(path: str, before: os.stat_result) -> None:
         after = None
     if after is None or (after.st_dev, after.st_ino) != (before.st_dev, before.st_ino):
         raise ScriptFailed(f"the script replaced its work directory {path}: its outputs are refused")
-
-
-class _Prefixed:
-    """A stream with bytes already read put back in front (to peek at stdin)."""
-
-    def __init__(self, head: bytes, rest: Optional[BinaryIO]):
-        self._head = head
-        self._rest = rest
-
-    def read(self, size: int = -1) -> bytes:
-        head, self._head = self._head, b""
-        if self._rest is None:
-            if 0 <= size < len(head):
-                head, self._head = head[:size], head[size:]
-            return head
-        if size < 0:
-            return head + self._rest.read()
-        if size < len(head):
-            head, self._head = head[:size], head[size:]
-            return head
-        return head + self._rest.read(size - len(head)) if size > len(head) else head
-
-
-def _stdin_or_event(stdin: Optional[BinaryIO], event: Optional[bytes]):
-    """Standard input, unless it is a terminal or empty and `EVENT` is set (Kubernetes Jobs)."""
-    if stdin is None or (hasattr(stdin, "isatty") and stdin.isatty()):
-        return _Prefixed(event or b"", None)
-    head = stdin.read(1)
-    if not head and event:
-        return _Prefixed(event, None)
-    return _Prefixed(head, stdin)
-
-
-def _as_storage_event(decoded: DecodedBody):
-    """The StorageEvent a small JSON body describes, or None for a plain JSON input."""
-    if decoded.kind != "json" or decoded.size > _EVENT_SNIFF_LIMIT:
-        return None
-    if not any(marker in decoded.head for marker in _EVENT_MARKERS):
-        return None  # no event's key is there: skip parsing it and importing the event parser
-    from faassupervisor.events.storage import parse_storage_event  # deferred: most bodies are not events
-
-    try:
-        document = json.loads(decoded.head)
-    except (ValueError, RecursionError):  # deeply nested arrays are valid JSON, but no event
-        return None
-    return parse_storage_event(document, decoded.head)

@@ -85,3 +85,29 @@ def test_event_variable_when_stdin_is_empty(sandbox, tmp_path):
              '"s3":{"bucket":{"name":"inbox"},"object":{"key":"doc.txt"}}}]}')
     run = sandbox.supervisor(b"", env={"EVENT": event})
     assert (run.returncode, run.text) == (0, "from storage\ndoc.txt\n")
+
+
+def test_event_flag_sends_json_without_writing_a_content_type_into_the_scripts_environment(sandbox, tmp_path):
+    script = tmp_path / "env.sh"
+    script.write_text('#!/bin/sh\necho "type=${Http_Content_Type:-unset} mime=$INPUT_FILE_MIME"\n')
+    event = tmp_path / "event.json"
+    event.write_text('{"a": 1}')
+    run = sandbox.faas_supervisor("run", "--script", script, "--event", event, "--output", tmp_path / "out")
+    assert run.returncode == 0, run.stderr
+    # The content type travels as an option, not through the environment the script inherits.
+    assert (tmp_path / "out").read_text().endswith("\ntype=unset mime=application/json\n")
+
+
+def test_run_does_not_import_the_supervisor_entry_point(sandbox, tmp_path):
+    """`faas-supervisor run` reaches the invocation without `faassupervisor.__main__` (no import cycle)."""
+    script = tmp_path / "hi.sh"
+    script.write_text("echo hi\n")
+    code = (
+        "import sys\n"
+        "from faassupervisor import cli\n"
+        f"status = cli.faas_supervisor(['run', '--script', {str(script)!r}, '--text-input', 'x'])\n"
+        "assert status == 0, status\n"
+        "assert 'faassupervisor.__main__' not in sys.modules\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], env=sandbox.env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr

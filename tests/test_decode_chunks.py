@@ -126,7 +126,7 @@ def test_multipart_first_part_replaced_by_a_later_file_part(tmp_path):
         b"--B\r\nContent-Disposition: form-data; name=\"b\"; filename=\"f.txt\"\r\n\r\nfile\r\n--B--\r\n"
     )
     decoded = decode_body(io.BytesIO(body), "multipart/form-data; boundary=B", tmp_path, chunk_size=4096)
-    assert (Path(decoded.path).name, decoded.size, decoded.head) == ("f.txt", 4, b"file")
+    assert (Path(decoded.path).name, decoded.size) == ("f.txt", 4)
     assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
 
 

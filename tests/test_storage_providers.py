@@ -24,6 +24,7 @@ from tests.storage_servers import (  # noqa: F401 - fixtures
     SECRET_KEY,
     WEBDAV_LOGIN,
     WEBDAV_PASSWORD,
+    FaultProxy,
     free_port,
     onedata_server,
     s3_server,
@@ -130,6 +131,33 @@ def test_unreachable_endpoint_is_a_transient_failure_naming_the_object(kind, sec
             call()
         assert f"{kind}.test" in str(caught.value) and "bucket/a/b.txt" in str(caught.value)
         assert f"127.0.0.1:{port}" in str(caught.value)
+
+
+def test_minio_and_s3_translate_the_same_server_answers_into_the_same_failures(s3_server, tmp_path):
+    """One translation for both SDKs: throttling is transient and said in the same words; a missing bucket is final."""
+    bucket = s3_server.bucket()
+    src = tmp_path / "src.txt"
+    src.write_bytes(b"x")
+    proxy = FaultProxy(s3_server.url, mode="slowdown")
+    proxy.fail_matching(r"/k\.txt$", methods=("PUT",))  # every upload is throttled
+    try:
+        seen = {}
+        for kind in ("minio", "s3"):
+            provider = _build(kind, {"endpoint": proxy.url, "access_key": ACCESS_KEY, "secret_key": SECRET_KEY,
+                                     "region": "us-east-1"}, tmp_path)
+            with pytest.raises(TransientStorageError) as throttled:
+                provider.upload(src, bucket, "k.txt")
+            with pytest.raises(StorageFailure) as missing:
+                provider.download("no-such-bucket-here", "k.txt", tmp_path / "dest")
+            assert not isinstance(missing.value, TransientStorageError)
+            seen[kind] = [str(err.value).replace(f"{kind}.test", "TYPE.test") for err in (throttled, missing)]
+    finally:
+        proxy.stop()
+    # (boto3 downloads start with a HEAD, whose 404 has no body to tell a missing bucket from a missing key)
+    for kind in ("minio", "s3"):
+        assert seen[kind][1].startswith("TYPE.test: cannot download no-such-bucket-here/k.txt: ")
+        assert seen[kind][1].endswith(" not found")
+    assert "(HTTP 503)" in seen["minio"][0] and seen["minio"][0] == seen["s3"][0]
 
 
 @pytest.mark.parametrize(

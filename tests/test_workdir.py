@@ -109,3 +109,31 @@ def test_the_watchdog_pool_lends_a_cleared_dir_again_and_drops_one_it_could_not_
     pool.release(fresh)
     pool.close()
     assert os.listdir(tmp_path) == []
+
+
+def test_outputs_are_listed_once_for_the_response_and_the_uploads(sandbox, monkeypatch, tmp_path):
+    """What is answered is what is uploaded: one listing of the output dir serves both."""
+    from faassupervisor import invocation, paths
+    from faassupervisor.storage import transfer
+
+    listings = []
+
+    def counted(output_dir):
+        listings.append(output_dir)
+        return paths.output_files(output_dir)
+
+    monkeypatch.setattr(invocation, "output_files", counted)
+    monkeypatch.setattr(transfer, "output_files", counted)
+    store = tmp_path / "store"
+    sandbox.write_config(
+        "name: once\nlog_level: CRITICAL\n"
+        "output: [{storage_provider: local.default, path: results}]\n"
+        f"storage_providers: {{local: {{default: {{path: {store}}}}}}}\n"
+    )
+    sandbox.write_script('#!/bin/sh\necho a > "$TMP_OUTPUT_DIR/a.txt"; echo b > "$TMP_OUTPUT_DIR/b.txt"\n')
+    out = io.BytesIO()
+    status = supervisor_main([], sandbox.env, io.BytesIO(b'{"n": 1}'), out,
+                             InvocationOptions(logs_in_response=False, signals_handled=True, raw_response=True))
+    assert status == 0, out.getvalue()
+    assert sorted(p.name for p in (store / "results").iterdir()) == ["a.txt", "b.txt"]
+    assert len(listings) == 1

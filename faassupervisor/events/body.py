@@ -24,7 +24,6 @@ if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import BinaryIO, Iterator, Optional
 
 DEFAULT_NAME = "event_file"
-HEAD_BYTES = 64 * 1024
 BLANKS = b" \t\r\n"
 EMPTY_BODY = "empty body: send JSON, base64, multipart/form-data or application/octet-stream"
 ACCEPTED = (
@@ -40,40 +39,31 @@ ONE_READ_JSON = 64 * 1024  # a JSON body this small, whole in one read, is check
 
 @record
 class DecodedBody:
-    """The input file made from a body; `head` is its first bytes (at most HEAD_BYTES),
-    so a small JSON body can be checked for a storage event without reading it again."""
+    """The input file made from a body (a storage event never gets here: see
+    `faassupervisor.events.staging`)."""
 
     path: str
     kind: str  # one of KINDS
     size: int
-    head: bytes
 
 
 class _InputFile:
-    """The input file being written: counts its bytes and keeps the first HEAD_BYTES."""
+    """The input file being written: counts its bytes."""
 
     def __init__(self, path: str) -> None:
         self._file = open(path, "wb")
         self.size = 0
-        self._head = bytearray()
 
     def write(self, data: bytes) -> None:
         if not data:
             return
         self._file.write(data)
         self.size += len(data)
-        if len(self._head) < HEAD_BYTES:
-            self._head += data[: HEAD_BYTES - len(self._head)]
 
     def reset(self) -> None:
         self._file.seek(0)
         self._file.truncate()
         self.size = 0
-        self._head.clear()
-
-    @property
-    def head(self) -> bytes:
-        return bytes(self._head)
 
     def close(self) -> None:
         self._file.close()
@@ -109,7 +99,7 @@ def decode_body(
             final = os.path.join(input_dir, name)
             os.replace(path, final)
             path = final
-        return DecodedBody(path=path, kind=kind, size=out.size, head=out.head)
+        return DecodedBody(path=path, kind=kind, size=out.size)
     except BaseException:
         try:
             os.unlink(path)  # no half-written input file survives a failure

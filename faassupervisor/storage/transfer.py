@@ -155,9 +155,16 @@ def _key_for(relative: str, folder: str) -> str:
     return key
 
 
-def plan_uploads(output_dir: Path, outputs) -> List[Tuple[StoragePath, Path, str, str]]:
-    """(output entry, local file, bucket, key) for every file each entry's filters select."""
-    files = output_files(output_dir)
+def plan_uploads(
+    output_dir: Path, outputs, files: Optional[List[Path]] = None
+) -> List[Tuple[StoragePath, Path, str, str]]:
+    """(output entry, local file, bucket, key) for every file each entry's filters select.
+
+    `files`: the output dir's listing (`faassupervisor.paths.output_files`) when the caller
+    already has it, so that what is uploaded is exactly what was answered; None: listed here.
+    """
+    if files is None:
+        files = output_files(output_dir)
     plan = []
     for entry in outputs:
         for path in files:
@@ -177,9 +184,11 @@ def upload_outputs(
     policy: RetryPolicy = DEFAULT_POLICY,
     workers: int = UPLOAD_WORKERS,
     progress_interval: float = PROGRESS_INTERVAL,
+    files: Optional[List[Path]] = None,
 ) -> int:
-    """Upload every selected output; StorageFailure listing every file that did not arrive."""
-    plan = plan_uploads(output_dir, service.output)
+    """Upload every selected output (of `files`, if listed already); StorageFailure listing
+    every file that did not arrive."""
+    plan = plan_uploads(output_dir, service.output, files)
     if not plan:
         return 0
     # Providers are built here, in one thread: ProviderSet is not thread-safe.

@@ -13,58 +13,37 @@ as it is.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from faassupervisor.config.service import parse_bool
-from faassupervisor.errors import BadConfig, StorageFailure
+from faassupervisor.errors import BadConfig
+from faassupervisor.storage.object_store import ObjectStoreProvider, endpoint_parts
 from faassupervisor.storage.provider import (
     CONNECT_TIMEOUT,
     PART_CONCURRENCY,
     PART_SIZE,
     READ_TIMEOUT,
     ProviderContext,
-    StorageProvider,
     refuse_dot_segments,
 )
-from faassupervisor.storage.retry import is_transient_status
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
-    from typing import Any, Mapping, Optional
+    from typing import Any, Mapping, Optional, Tuple
 
 DEFAULT_ENDPOINT = "http://minio-service.minio:9000"
 _SECRET_FILES = {"access_key": "accessKey", "secret_key": "secretKey"}
 # What OSCAR writes in place of the keys it keeps in the mounted secret (create.go).
 PLACEHOLDERS = ("", "hidden")
-_NOT_FOUND = ("NoSuchKey", "NoSuchObject", "NoSuchBucket", "ResourceNotFound")
 
 
-class MinioProvider(StorageProvider):
+class MinioProvider(ObjectStoreProvider):
     type_name = "minio"
+    not_found_codes = ("NoSuchKey", "NoSuchObject", "NoSuchBucket", "ResourceNotFound")
 
-    def __init__(
-        self,
-        provider_id: str,
-        endpoint: str,
-        secure: bool,
-        verify: bool,
-        region: Optional[str],
-        access_key: str,
-        secret_key: str,
-        pool_size: int = 16,
-    ):
-        super().__init__(provider_id)
-        self.endpoint = endpoint  # host[:port], the form the SDK takes
+    def __init__(self, provider_id: str, *, secure: bool, **common):
+        super().__init__(provider_id, **common)  # endpoint: host[:port], the form the SDK takes
         self.secure = secure
-        self.verify = verify
-        self.region = region
-        self._access_key = access_key
-        self._secret_key = secret_key
-        self._pool_size = pool_size
-        self._client = None
-        self._client_lock = threading.Lock()
 
     @classmethod
     def defined_without_section(cls, provider_id: str, context: ProviderContext) -> bool:
@@ -76,9 +55,7 @@ class MinioProvider(StorageProvider):
     def options(cls, provider_id: str, section: Mapping[str, Any], context: ProviderContext) -> dict:
         where = f"storage_providers.minio.{provider_id}"
         url = str(section.get("endpoint") or DEFAULT_ENDPOINT).strip()
-        parts = urlsplit(url if "://" in url else f"https://{url}")
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise BadConfig(f"{where}.endpoint: expected a URL like {DEFAULT_ENDPOINT}, got {url!r}")
+        parts = endpoint_parts(f"{where}.endpoint", url if "://" in url else f"https://{url}", DEFAULT_ENDPOINT)
         if parts.path.strip("/") or parts.query:
             raise BadConfig(f"{where}.endpoint: the MinIO endpoint cannot have a path, got {url!r}")
         credentials = _credentials(where, section, secret_dir(context.secrets_dir, provider_id))
@@ -90,40 +67,34 @@ class MinioProvider(StorageProvider):
             **credentials,
         }
 
-    def client(self):
-        """The SDK client, built on first use (shared by the upload threads: it is thread-safe)."""
-        with self._client_lock:
-            if self._client is None:
-                # deferred: tests/test_supervisor_startup.py
-                import urllib3
-                from minio import Minio
+    def _make_client(self):
+        # deferred: tests/test_supervisor_startup.py
+        import urllib3
+        from minio import Minio
 
-                http = urllib3.PoolManager(
-                    timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT),
-                    maxsize=self._pool_size,
-                    cert_reqs="CERT_REQUIRED" if self.verify else "CERT_NONE",
-                    # No SDK retries: faassupervisor.storage.retry is the one retry policy.
-                    retries=urllib3.Retry(total=0, redirect=0, raise_on_status=False),
-                )
-                self._client = Minio(
-                    self.endpoint,
-                    access_key=self._access_key,
-                    secret_key=self._secret_key,
-                    secure=self.secure,
-                    region=self.region,
-                    http_client=http,
-                    cert_check=self.verify,
-                )
-            return self._client
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT),
+            maxsize=self._pool_size,
+            cert_reqs="CERT_REQUIRED" if self.verify else "CERT_NONE",
+            # No SDK retries: faassupervisor.storage.retry is the one retry policy.
+            retries=urllib3.Retry(total=0, redirect=0, raise_on_status=False),
+        )
+        return Minio(
+            self.endpoint,
+            access_key=self._access_key,
+            secret_key=self._secret_key,
+            secure=self.secure,
+            region=self.region,
+            http_client=http,
+            cert_check=self.verify,
+        )
 
     def size(self, bucket: str, key: str) -> Optional[int]:
         refuse_dot_segments(key)  # MinIO refuses such names; say so as the client's fault
-        try:
-            return self.client().stat_object(bucket, key).size
-        except Exception as err:  # noqa: BLE001 - every SDK error is translated below
-            if _s3_code(err) in _NOT_FOUND:
-                return None
-            raise self._failure("stat", bucket, key, err) from None
+        return super().size(bucket, key)
+
+    def _stat(self, bucket: str, key: str) -> int:
+        return self.client().stat_object(bucket, key).size
 
     def download(self, bucket: str, key: str, dest_path: Path) -> None:
         import shutil  # deferred, like the SDK: configuring an output must not cost start-up time
@@ -136,7 +107,7 @@ class MinioProvider(StorageProvider):
                 # Streamed in chunks: memory stays flat whatever the object's size.
                 shutil.copyfileobj(response, out, 1024 * 1024)
         except OSError as err:
-            if not _is_network_error(err):
+            if not self._is_network_error(err):
                 raise self.failure("download", bucket, key, f"cannot write {dest_path}: {err.strerror}") from None
             raise self._failure("download", bucket, key, err) from None
         except Exception as err:  # noqa: BLE001
@@ -153,25 +124,39 @@ class MinioProvider(StorageProvider):
                 bucket, key, str(src_path), part_size=PART_SIZE, num_parallel_uploads=PART_CONCURRENCY
             ).etag
         except FileNotFoundError:
-            raise self.failure("upload", bucket, key, f"{src_path} vanished") from None
+            raise self._vanished(bucket, key, src_path) from None
         except Exception as err:  # noqa: BLE001
             raise self._failure("upload", bucket, key, err) from None
 
-    def _failure(self, action: str, bucket: str, key: str, err: BaseException) -> StorageFailure:
-        """Translate an SDK or network error; transient ones are retried by the caller."""
-        from minio.error import S3Error  # already loaded: the error came from the SDK
+    def _error_details(self, err: BaseException) -> Tuple[Optional[str], Optional[int], Optional[str]]:
+        from minio.error import InvalidResponseError, S3Error, ServerError  # loaded: the error came from the SDK
 
-        if _is_network_error(err):
-            return self.failure(action, bucket, key, f"{self.endpoint} unreachable: {_root_reason(err)}", True)
-        code = err.code if isinstance(err, S3Error) else None
-        if code in _NOT_FOUND:
-            return self.failure(action, bucket, key, f"{'bucket' if code == 'NoSuchBucket' else 'object'} not found")
-        status = _http_status(err)
-        if code is None and status is None:
-            return self.failure(action, bucket, key, f"{type(err).__name__}: {err}")
-        message = getattr(err, "message", None) if isinstance(err, S3Error) else None
-        reason = f"{code or 'error'}{f': {message}' if message else ''} (HTTP {status})"
-        return self.failure(action, bucket, key, reason, transient=is_transient_status(status, code))
+        if isinstance(err, S3Error):
+            return err.code, err.response.status, getattr(err, "message", None)
+        if isinstance(err, ServerError):
+            return None, err.status_code, None
+        if isinstance(err, InvalidResponseError):
+            return None, getattr(err, "_code", None), None  # the SDK keeps the status only there
+        return None, None, None
+
+    def _is_network_error(self, err: BaseException) -> bool:
+        import urllib3.exceptions as u3  # already loaded by the SDK when we get here
+
+        if isinstance(err, u3.MaxRetryError) and err.reason is not None:
+            err = err.reason
+        if isinstance(err, u3.SSLError):
+            return False
+        return isinstance(err, (u3.HTTPError, ConnectionError, TimeoutError))
+
+    def _network_reason(self, err: BaseException) -> str:
+        reason = getattr(err, "reason", None) or err
+        text = str(reason)
+        # urllib3 prefixes the connection's repr ("HTTPConnection(host=..., port=...): Failed to ...");
+        # the message already names the endpoint, so keep what went wrong.
+        for marker in (">: ", "): "):
+            if marker in text:
+                return text.split(marker, 1)[1]
+        return text
 
 
 def secret_dir(secrets_dir: str, provider_id: str) -> Path:
@@ -208,43 +193,3 @@ def _read_secret(path: Path) -> Optional[str]:
         return path.read_text().strip() or None
     except OSError:
         return None
-
-
-def _s3_code(err: BaseException) -> Optional[str]:
-    from minio.error import S3Error  # already loaded: the error came from the SDK
-
-    return err.code if isinstance(err, S3Error) else None
-
-
-def _http_status(err: BaseException) -> Optional[int]:
-    from minio.error import InvalidResponseError, S3Error, ServerError
-
-    if isinstance(err, S3Error):
-        return err.response.status
-    if isinstance(err, ServerError):
-        return err.status_code
-    if isinstance(err, InvalidResponseError):
-        return getattr(err, "_code", None)  # the SDK keeps the status only there
-    return None
-
-
-def _is_network_error(err: BaseException) -> bool:
-    """Connection refused/reset, timeouts, truncated responses: worth another attempt (TLS failures are not)."""
-    import urllib3.exceptions as u3  # already loaded by the SDK when we get here
-
-    if isinstance(err, u3.MaxRetryError) and err.reason is not None:
-        err = err.reason
-    if isinstance(err, u3.SSLError):
-        return False
-    return isinstance(err, (u3.HTTPError, ConnectionError, TimeoutError))
-
-
-def _root_reason(err: BaseException) -> str:
-    reason = getattr(err, "reason", None) or err
-    text = str(reason)
-    # urllib3 prefixes the connection's repr ("HTTPConnection(host=..., port=...): Failed to ...");
-    # the message already names the endpoint, so keep what went wrong.
-    for marker in (">: ", "): "):
-        if marker in text:
-            return text.split(marker, 1)[1]
-    return text
