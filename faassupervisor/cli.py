@@ -121,6 +121,7 @@ def run_command(args) -> int:
     environ.pop("EVENT", None)  # the body comes from the flags, never from a stray variable
     opened = None
     content_type = None  # decided by content, as for an HTTP body without one
+    body: BinaryIO | _Base64Reader
     if args.input is not None:
         opened = open(args.input, "rb")
         body = _Base64Reader(opened)

@@ -33,6 +33,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import BinaryIO, Callable, Dict, List, Mapping, Optional
 
+    from faassupervisor.events.body import Reader
+    from faassupervisor.events.storage import StorageEvent
+    from faassupervisor.response import Writer
+
 log = logging.getLogger(__name__)
 
 
@@ -55,7 +59,7 @@ class InvocationOptions:
 def run_invocation(
     settings_factory: Callable[[], RuntimeSettings],
     environ: Mapping[str, str],
-    stdin: Optional[BinaryIO],
+    stdin: Optional[Reader],
     stdout: BinaryIO,
     options: InvocationOptions,
 ) -> int:
@@ -123,9 +127,10 @@ class Invocation:
         self.options = options
         self.captured = captured
         self.providers = ProviderSet(self.service, ProviderContext(settings.storage_dir, settings.secrets_dir))
-        self.event = None  # the storage event this invocation processes, once the input is staged
+        # The storage event this invocation processes, once the input is staged.
+        self.event: Optional[StorageEvent] = None
 
-    def run(self, stdin: BinaryIO, stdout: BinaryIO) -> ExitStatus:
+    def run(self, stdin: Optional[Reader], stdout: Writer) -> ExitStatus:
         if self.settings.script is None:
             raise BadConfig(missing_script_message(self.settings))
         self.providers.validate()  # bad credentials fail before any work is done
@@ -141,7 +146,7 @@ class Invocation:
         finally:
             workdir.remove(private)
 
-    def _in_tmpdir(self, parent: str, private: str, stdin: BinaryIO, stdout: BinaryIO) -> ExitStatus:
+    def _in_tmpdir(self, parent: str, private: str, stdin: Optional[Reader], stdout: Writer) -> ExitStatus:
         """`_run_in`, with a read-only or full TMPDIR said in one line, naming it."""
         try:
             return self._run_in(private, stdin, stdout)
@@ -151,7 +156,7 @@ class Invocation:
                 raise
             raise EnvironmentFailure(fault) from None
 
-    def _run_in(self, private: str, stdin: BinaryIO, stdout: BinaryIO) -> ExitStatus:
+    def _run_in(self, private: str, stdin: Optional[Reader], stdout: Writer) -> ExitStatus:
         # Paths as strings on the request's way: see `faassupervisor.config.settings`.
         # The work dir itself holds our own files: one mkdir fewer per invocation (each costs
         # a millisecond or two on a busy disk, and the fork server runs hundreds per second).
@@ -170,6 +175,7 @@ class Invocation:
         self.event = staged.event
         script_env.update(staged.variables)
         script = self._script_path(private)
+        assert self.settings.script is not None  # `run` refused a missing script
         log.info("running %s", self.settings.script.description)
         script_output = os.path.join(private, ".script-output")
         before = os.stat(private)
@@ -216,8 +222,10 @@ class Invocation:
 
     def _script_path(self, private: str) -> str:
         source = self.settings.script
+        assert source is not None  # `run` refused a missing script
         if source.path is not None:
             return source.path
+        assert source.content is not None  # from_environ: a script without a path has its content
         path = os.path.join(private, ".script.sh")
         with open(path, "wb") as handle:
             handle.write(source.content)
@@ -244,7 +252,7 @@ class Invocation:
         log.info("no output files: responding with the logs")
         return response.Response(parts=self._log_parts(script_output))
 
-    def _respond(self, answer: response.Response, stdout: BinaryIO, result: ScriptResult) -> ExitStatus:
+    def _respond(self, answer: response.Response, stdout: Writer, result: ScriptResult) -> ExitStatus:
         if self.options.on_content_type is not None:
             self.options.on_content_type(answer.content_type)
         answer.write_to(stdout)

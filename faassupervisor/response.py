@@ -18,7 +18,14 @@ from faassupervisor.records import record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
-    from typing import BinaryIO, Iterable, Optional
+    from typing import Iterable, Optional, Protocol, Union
+
+    class Writer(Protocol):
+        """Where a response goes: a binary file, standard output, or a wrapper of one."""
+
+        def write(self, data: bytes, /) -> int: ...
+
+        def flush(self) -> None: ...
 
 _CHUNK = 3 * (1 << 18)  # multiple of 3: each chunk encodes without padding
 TEXT = "text/plain; charset=utf-8"
@@ -28,7 +35,7 @@ TEXT = "text/plain; charset=utf-8"
 class Response:
     """What to send: a file (base64 or raw), or text parts (logs, then script output)."""
 
-    file: Optional[Path] = None  # or its path as a str
+    file: Optional[Union[str, Path]] = None
     parts: tuple = ()  # bytes, or the path (str or Path) of a file to copy, written in order (the logs response)
     raw: bool = False
     mime: str = TEXT
@@ -37,7 +44,7 @@ class Response:
     def content_type(self) -> str:
         return self.mime if (self.file is not None and self.raw) else TEXT
 
-    def write_to(self, out: BinaryIO) -> None:
+    def write_to(self, out: Writer) -> None:
         if self.file is not None:
             if self.raw:
                 _copy(self.file, out)
@@ -52,7 +59,7 @@ class Response:
         out.flush()
 
 
-def build_zip(files: Iterable[Path], root: Path, dest: Path) -> Path:
+def build_zip(files: Iterable[Path], root: Union[str, Path], dest: Union[str, Path]) -> Union[str, Path]:
     """A zip of `files` with paths relative to `root`.
 
     Entry names no unzip can climb with (`faassupervisor.paths.zip_entry_name`):
@@ -86,7 +93,7 @@ def build_zip(files: Iterable[Path], root: Path, dest: Path) -> Path:
     return dest
 
 
-def write_base64(path: Path, out: BinaryIO) -> None:
+def write_base64(path: Union[str, Path], out: Writer) -> None:
     with open(path, "rb") as handle:
         while True:
             chunk = handle.read(_CHUNK)
@@ -95,7 +102,7 @@ def write_base64(path: Path, out: BinaryIO) -> None:
             out.write(pybase64.b64encode(chunk))
 
 
-def _copy(path: Path, out: BinaryIO) -> None:
+def _copy(path: Union[str, Path], out: Writer) -> None:
     with open(path, "rb") as handle:
         while True:
             chunk = handle.read(1 << 20)

@@ -41,7 +41,7 @@ def environment_fault(err: OSError, parent: str, making: bool = False):
 
     `making`: `err` came from making a directory in `parent`, so a missing or closed parent
     is its fault too."""
-    reason = _ENVIRONMENT_ERRORS.get(err.errno)
+    reason = _ENVIRONMENT_ERRORS.get(err.errno) if err.errno is not None else None
     if reason is None and making:
         reason = f"is not usable: {(err.strerror or str(err)).lower()}"
     return None if reason is None else f"TMPDIR {parent} {reason}"

@@ -21,7 +21,12 @@ from faassupervisor.records import record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
-    from typing import BinaryIO, Iterator, Optional
+    from typing import Iterator, Optional, Protocol
+
+    class Reader(Protocol):
+        """What a body is read from: a binary file, standard input, or a wrapper of one."""
+
+        def read(self, size: int = ..., /) -> bytes: ...
 
 DEFAULT_NAME = "event_file"
 BLANKS = b" \t\r\n"
@@ -75,7 +80,7 @@ def media_type(content_type: Optional[str]) -> str:
 
 
 def decode_body(
-    stream: BinaryIO,
+    stream: Reader,
     content_type: Optional[str],
     input_dir,
     chunk_size: int = 1 << 20,
@@ -108,7 +113,7 @@ def decode_body(
         raise
 
 
-def _chunks(stream: BinaryIO, chunk_size: int) -> Iterator[bytes]:
+def _chunks(stream: Reader, chunk_size: int) -> Iterator[bytes]:
     """Reads that start small and double up to `chunk_size`: a tiny body (the common
     case) never pays for a megabyte buffer, a large one is read in big blocks."""
     size = min(chunk_size, 64 * 1024)

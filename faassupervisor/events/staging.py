@@ -19,9 +19,10 @@ from faassupervisor.records import record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
-    from typing import BinaryIO, Dict, Optional, Tuple
+    from typing import Dict, Optional, Tuple
 
     from faassupervisor.config.service import ServiceConfig
+    from faassupervisor.events.body import Reader
     from faassupervisor.events.storage import StorageEvent
     from faassupervisor.storage.registry import ProviderSet
 
@@ -45,7 +46,7 @@ class StagedInput:
 
 
 def stage_input(
-    stdin: Optional[BinaryIO],
+    stdin: Optional[Reader],
     event_variable: Optional[bytes],
     content_type: Optional[str],
     input_dir: str,
@@ -98,7 +99,7 @@ def input_variables(path, known_type: Optional[str] = None) -> Dict[str, str]:
     return {"INPUT_FILE_PATH": path, "INPUT_FILE_MIME": kind}
 
 
-def _read_head(stdin: Optional[BinaryIO], event_variable: Optional[bytes]) -> Tuple[bytes, Optional[BinaryIO]]:
+def _read_head(stdin: Optional[Reader], event_variable: Optional[bytes]) -> Tuple[bytes, Optional[Reader]]:
     """(up to EVENT_LIMIT + 1 first bytes, the stream the rest comes from or None at its end).
 
     Standard input, unless it is a terminal or empty and `EVENT` is set. Reads
@@ -118,7 +119,7 @@ def _read_head(stdin: Optional[BinaryIO], event_variable: Optional[bytes]) -> Tu
     return head, stdin
 
 
-def _storage_event(head: bytes, rest: Optional[BinaryIO], content_type: Optional[str]) -> Optional[StorageEvent]:
+def _storage_event(head: bytes, rest: Optional[Reader], content_type: Optional[str]) -> Optional[StorageEvent]:
     """The StorageEvent a small whole JSON object describes; None for any other body."""
     if rest is not None or len(head) > EVENT_LIMIT or media_type(content_type) in _NOT_SNIFFED:
         return None
@@ -141,7 +142,7 @@ def _refuse_constant(name: str):
 class _Prefixed:
     """A stream with bytes already read put back in front; `rest` None: nothing follows them."""
 
-    def __init__(self, head: bytes, rest: Optional[BinaryIO]):
+    def __init__(self, head: bytes, rest: Optional[Reader]):
         self._head = head
         self._rest = rest
 

@@ -26,7 +26,7 @@ from urllib.parse import unquote_plus
 
 from faassupervisor.config.service import ProviderRef, ServiceConfig, StoragePath
 from faassupervisor.errors import BadConfig, BadInput
-from faassupervisor.records import record
+from faassupervisor.records import Record, record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
@@ -39,7 +39,7 @@ _DELEGATION_TYPES = ("minio", "s3", "webdav", "onedata", "local")
 
 
 @record
-class StorageEvent:
+class StorageEvent(Record):
     source: str  # a key of SOURCES
     bucket: str  # empty for dCache until `resolve` finds its input folder
     key: str  # URL-decoded

@@ -87,7 +87,7 @@ def download(
     last component is at the file system's limit (255 bytes on ext4, legal on S3) must still fit."""
     _check_name_length(dest, key)
     partial = dest.with_name(f".download-{os.getpid()}-{threading.get_ident() % 65536}.partial")
-    expected = [_UNKNOWN]
+    expected: List[Optional[int]] = [_UNKNOWN]  # None: the object is not there
 
     def attempt() -> int:
         expected[0] = _stored_size(provider, bucket, key)

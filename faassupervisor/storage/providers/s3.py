@@ -117,7 +117,7 @@ class S3Provider(ObjectStoreProvider):
         except Exception as err:  # noqa: BLE001
             raise self._failure("upload", bucket, key, err) from None
 
-    def _causes(self, err: BaseException) -> Iterator[BaseException]:
+    def _causes(self, err: Optional[BaseException]) -> Iterator[BaseException]:
         """s3transfer re-raises ClientErrors inside its own types: follow what each wraps."""
         seen = set()
         while err is not None and id(err) not in seen:
