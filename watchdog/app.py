@@ -28,6 +28,7 @@ from flask import Flask, Response, request
 
 from faassupervisor import workdir
 from fwatchdog import auth, lockfile
+from fwatchdog.child import Runner
 from fwatchdog.config import WatchdogConfig
 from fwatchdog.exec_runner import ExecRunner
 from fwatchdog.forkclient import ForkRunner, ForkServerProcess
@@ -51,7 +52,7 @@ class Runtime:
 
     config: WatchdogConfig
     shared: SharedState
-    runner: object  # ExecRunner or ForkRunner
+    runner: Runner  # ExecRunner or ForkRunner
     live: LiveChildren
     temp_dirs: TempDirPool
     owned_server: Optional[ForkServerProcess] = None  # a standalone app's own fork server
@@ -62,6 +63,7 @@ class Runtime:
         """A runtime using the arbiter's fork server at `forkserver_path`, or its own one."""
         shared = shared or SharedState(config.workers)
         owned = None
+        runner: Runner
         if not config.uses_supervisor:
             runner = ExecRunner(config.fprocess, config.combine_output, config.environ)
         elif forkserver_path:
@@ -92,7 +94,7 @@ def create_app(config: WatchdogConfig, runtime: Optional[Runtime] = None) -> Fla
     app = Flask("watchdog")
     app.config["MAX_CONTENT_LENGTH"] = None  # we enforce max_body_size ourselves, streaming
     app.extensions["watchdog"] = runtime
-    app.wsgi_app = _closing_connections(app.wsgi_app)
+    app.wsgi_app = _closing_connections(app.wsgi_app)  # type: ignore[method-assign]  # Flask's documented way to add WSGI middleware
 
     def invoke_sync() -> Response:
         started = time.monotonic()
@@ -104,7 +106,7 @@ def create_app(config: WatchdogConfig, runtime: Optional[Runtime] = None) -> Fla
             return _observed(metrics, method, started, reply)
         metrics.in_flight.inc()
 
-        done = []
+        done: list[int] = []
 
         def finished(status: int) -> None:
             if done:

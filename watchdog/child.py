@@ -11,13 +11,22 @@ from __future__ import annotations
 import abc
 import os
 import signal
-from typing import List, Optional
+from typing import List, Mapping, Optional, Protocol
 
 from faassupervisor import process_tree
 
 
 class RunnerUnavailable(Exception):
     """Nothing can be started right now (the fork server is restarting); one line, answered 503."""
+
+
+class Runner(Protocol):
+    """What starts one child per invocation: `ExecRunner` or `ForkRunner`."""
+
+    supervisor: bool  # the children are supervisors (their exit statuses mean what ExitStatus says)
+
+    def start(self, variables: Mapping[str, str], stdin_fd: Optional[int] = None,
+              work_dir: Optional[str] = None) -> Child: ...
 
 
 class Child(abc.ABC):

@@ -67,6 +67,7 @@ class ForkServerProcess:
     def wait_ready(self) -> None:
         """Until the spawned server accepts; raises RuntimeError with its one-line reason."""
         process, self._starting = self._starting, None
+        assert process is not None and process.stdout is not None  # spawn() ran first (start, or fwatchdog's main); stdout=PIPE
         line = _read_line(process.stdout, START_TIMEOUT)
         process.stdout.close()
         word, _, warm_dir = line.strip().partition(b" ")
@@ -107,6 +108,7 @@ class ForkServerProcess:
         process, self.process = self.process, None
         if process is None:
             return
+        assert process.stdin is not None  # stdin=PIPE (spawn)
         try:
             process.stdin.close()
         except OSError:
@@ -174,7 +176,7 @@ class ForkedChild(Child):
         self._content_type: Optional[str] = None
 
     @property
-    def content_type(self) -> Optional[str]:
+    def content_type(self) -> Optional[str]:  # type: ignore[override]  # read lazily off the control socket; nobody sets it on a ForkedChild
         self._drain()
         return self._content_type
 

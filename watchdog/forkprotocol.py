@@ -57,7 +57,7 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"))  # json.dumps would build one
 def send_request(conn: socket.socket, variables: Mapping[str, str], work_dir: Optional[str],
                  stdin_fd: int, stdout_fd: int) -> None:
     """The request: the invocation's variables and lent work dir, with its two pipe ends."""
-    message = {"variables": dict(variables)}
+    message: dict[str, object] = {"variables": dict(variables)}
     if work_dir is not None:
         message["work_dir"] = work_dir
     socket.send_fds(conn, [_ENCODER.encode(message).encode()], [stdin_fd, stdout_fd])
@@ -65,7 +65,7 @@ def send_request(conn: socket.socket, variables: Mapping[str, str], work_dir: Op
 
 # ---- both sides
 
-_SCAN = json.JSONDecoder().scan_once  # the C scanner
+_SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C scanner; set in __init__, not in typeshed
 
 
 def parse(data: bytes) -> dict:

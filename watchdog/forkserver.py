@@ -334,6 +334,7 @@ class ForkServer:
         if not self.warm_ups_left:
             from faassupervisor import workdir
 
+            assert self.warm_dir is not None  # warm-ups are left only with a warm dir (__init__)
             workdir.remove(self.warm_dir)
             gc.collect()
             gc.freeze()  # what the warm-ups left, out of the collector's sight as the rest
@@ -455,6 +456,7 @@ class ForkServer:
         if self.warm_ups_left:  # stopped before the warm-ups were done
             from faassupervisor import workdir
 
+            assert self.warm_dir is not None  # warm-ups are left only with a warm dir (__init__)
             workdir.remove(self.warm_dir)
 
     # ---- in a forked child

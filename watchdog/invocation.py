@@ -24,10 +24,10 @@ import selectors
 import socket
 import threading
 import time
-from typing import BinaryIO, Callable, Iterator, List, Optional, Tuple, Union
+from typing import IO, BinaryIO, Callable, Iterator, List, Optional, Tuple, Union
 
 from faassupervisor import process_tree
-from fwatchdog.child import Child, RunnerUnavailable
+from fwatchdog.child import Child, Runner, RunnerUnavailable
 from fwatchdog.config import WatchdogConfig
 from fwatchdog.request_environ import cgi_variables, marshal_request, request_variables
 from fwatchdog.shared_state import SharedState
@@ -56,7 +56,7 @@ class IncomingRequest:
     content_type: str
     content_length: Optional[int]
     chunked: bool
-    stream: BinaryIO
+    stream: IO[bytes]
     socket: Optional[socket.socket] = None  # gunicorn's client socket, for read/write timeouts
 
 
@@ -91,7 +91,7 @@ class BodyError(Exception):
 class Invoker:
     """Runs invocations with one runner (exec or fork server) and one config."""
 
-    def __init__(self, config: WatchdogConfig, runner, live: "LiveChildren", temp_dirs: TempDirPool,
+    def __init__(self, config: WatchdogConfig, runner: Runner, live: "LiveChildren", temp_dirs: TempDirPool,
                  shared: Optional[SharedState] = None):
         self.config = config
         self.runner = runner
@@ -247,8 +247,10 @@ class Run:
             raise
 
     def write_small_body(self, body: bytes) -> None:
+        stdin = self.child.stdin
+        assert stdin is not None  # started without stdin_fd (Invoker.invoke): the body pipe is ours
         try:
-            _write_all(self.child.stdin, body)
+            _write_all(stdin, body)
         except BrokenPipeError:
             pass  # the child does not read its input: its business
         self.child.close_stdin()
@@ -311,6 +313,7 @@ class Run:
     def final_outcome(self, state: str) -> Tuple[Outcome, str]:
         """The outcome, and the message the watchdog answers with when it speaks itself."""
         if state == "body" or (self.feeder is not None and self.feeder.error is not None):
+            assert self.feeder is not None and self.feeder.error is not None  # "body": collect saw it so
             self.child.kill()
             return self.feeder.error.outcome, str(self.feeder.error)
         if state == "timeout":
@@ -325,6 +328,7 @@ class Run:
                 f"shutting down: write_timeout of {_seconds(self.config.write_timeout)} after SIGTERM passed;"
                 " the process tree was killed"
             )
+        assert status is not None  # the state left is "exited": collect saw the exit status
         return outcome_of_exit(status, self.invoker.runner.supervisor), ""
 
     def buffered_reply(self, state: str) -> Reply:
@@ -442,7 +446,8 @@ class BodyFeeder(threading.Thread):
         self.error: Optional[BodyError] = None
         self.complete = False  # the whole body was read from the client
         self._abandoned = False
-        self._fd = child.stdin
+        assert child.stdin is not None  # started without stdin_fd (Invoker.invoke): the body pipe is ours
+        self._fd: int = child.stdin
         child.stdin = None  # ours now: closing it is the end-of-body signal
 
     def abandon(self) -> None:

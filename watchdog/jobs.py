@@ -83,7 +83,7 @@ class JobRunner:
             self.invoker.release_temp_dir(temp_dir)
             self.slots.release()
             raise
-        detached = dataclasses.replace(request, stream=None, socket=None)
+        detached = dataclasses.replace(request, stream=None, socket=None)  # type: ignore[arg-type]  # spooled: a job never reads its request's stream
         job = Job(next(self.ids), detached, self.invoker.variables_for(request, temp_dir), temp_dir, time.monotonic())
         self.shared.add_job(1)
         self._ensure_threads()

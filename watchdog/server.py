@@ -34,7 +34,7 @@ from fwatchdog.shared_state import SharedState
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only
-    from typing import Optional
+    from typing import List, Optional
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class WatchdogServer(BaseApplication):
             forkserver = ForkServerProcess(config.environ)
         self.forkserver = forkserver
         self.runtime = None
-        self.dead_workers = []  # reaped workers whose private dirs could not all be removed yet
+        self.dead_workers: List[int] = []  # reaped workers whose private dirs could not all be removed yet
         super().__init__()
 
     # ---- gunicorn's application interface
@@ -157,7 +157,7 @@ class WatchdogServer(BaseApplication):
 class WatchdogArbiter(Arbiter):
     """gunicorn's arbiter with the classic watchdog's graceful SIGTERM."""
 
-    drain_started = None
+    drain_started: Optional[float] = None
 
     def handle_term(self) -> None:
         if self.drain_started is not None:
@@ -186,8 +186,9 @@ class WatchdogArbiter(Arbiter):
         return super().wait_for_signals(timeout)
 
     def manage_workers(self) -> None:
-        if self.drain_started is not None:
-            self._check_drained()
+        drain_started = self.drain_started
+        if drain_started is not None:
+            self._check_drained(drain_started)
         elif self.app.forkserver is not None:
             try:
                 self.app.forkserver.ensure_running()
@@ -195,9 +196,9 @@ class WatchdogArbiter(Arbiter):
                 log.error("%s", err)
         super().manage_workers()
 
-    def _check_drained(self) -> None:
+    def _check_drained(self, drain_started: float) -> None:
         config = self.app.config
-        elapsed = time.monotonic() - self.drain_started
+        elapsed = time.monotonic() - drain_started
         if elapsed < config.healthcheck_interval:
             return
         busy = self.app.shared.busy

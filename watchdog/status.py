@@ -23,6 +23,8 @@ from faassupervisor.errors import ExitStatus
 class Outcome(enum.Enum):
     """Why a request ended the way it did; each has exactly one HTTP status (several may share one)."""
 
+    _status: int  # not a member: an annotation without a value
+
     def __new__(cls, status: HTTPStatus):
         # Numbered in order, the status kept aside: members that share a status stay distinct
         # members instead of becoming aliases of the first.
@@ -49,7 +51,7 @@ class Outcome(enum.Enum):
         return self._status
 
 
-_SUPERVISOR_EXITS = {
+_SUPERVISOR_EXITS: dict[int, Outcome] = {
     ExitStatus.SUCCESS: Outcome.SUCCEEDED,
     ExitStatus.SCRIPT_FAILED: Outcome.FAILED,
     ExitStatus.BAD_INPUT: Outcome.BAD_INPUT,
