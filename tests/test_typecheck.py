@@ -30,12 +30,6 @@ def _mypy(*args: str) -> tuple[int, str]:
     return status, out + err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="errors left (57 with main at 2e26d44) in modules other branches of issue 17 are rewriting (logs, script, workdir, "
-    "invocation, cli, __main__, events/storage, storage/transfer, providers/s3, the watchdog): "
-    "remove this mark once they are fixed",
-)
 def test_both_packages_type_check_clean():
     status, report = _mypy()
     assert status == 0, report
