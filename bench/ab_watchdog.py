@@ -63,7 +63,10 @@ def one_run(tree: Path, wrk: str) -> tuple:
         env.update(pod_variables(POD_VARIABLES))
         home = os.getcwd()
         os.chdir(work)  # neutral: see the module's docstring
-        server = bench.WatchdogProcess(env, {}, log_dir=str(work)).start()
+        # The tree's own package: `fwatchdog`, or `watchdog` before it took that name.
+        package = "fwatchdog" if (tree / "fwatchdog").exists() else "watchdog"
+        command = [sys.executable, "-c", f"import sys; from {package}.__main__ import main; sys.exit(main())"]
+        server = bench.WatchdogProcess(env, {}, log_dir=str(work), command=command).start()
         try:
             for _ in range(WARM_UP_REQUESTS):
                 answer = server.post("/", bench.BODY)

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional, Union
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 from faassupervisor import process_tree
 
@@ -44,7 +44,9 @@ class Answer:
 class WatchdogProcess:
     """One fwatchdog; `variables` are its environment on top of `base_env`."""
 
-    def __init__(self, base_env: Mapping[str, str], variables: Mapping[str, str], log_dir: Optional[str] = None):
+    def __init__(self, base_env: Mapping[str, str], variables: Mapping[str, str], log_dir: Optional[str] = None,
+                 command: Sequence[str] = (FWATCHDOG,)):
+        self.command = list(command)
         self.port = free_port()
         self.env = dict(base_env)
         self.env.update({"port": str(self.port), "listen_address": "127.0.0.1", "healthcheck_interval": "0"})
@@ -56,7 +58,7 @@ class WatchdogProcess:
 
     def start(self) -> "WatchdogProcess":
         log = open(self.log_path, "wb")
-        self.process = subprocess.Popen([FWATCHDOG], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        self.process = subprocess.Popen(self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
         deadline = time.monotonic() + START_TIMEOUT
