@@ -14,6 +14,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: tests/test_supervisor_startup.py
     from typing import List
 
+log = logging.getLogger(__name__)
+
 
 def safe_relative(name: str) -> PurePosixPath:
     """A relative path with no `..`, no absolute root and no NUL; BadInput if nothing is left."""
@@ -42,7 +44,7 @@ def output_files(output_dir) -> List[Path]:
     out, so nothing outside the work dir is ever answered or uploaded. Each
     directory is opened with O_NOFOLLOW relative to its parent's descriptor.
     (The work dir above it is checked by the invocation: see
-    `faassupervisor.workdir.Identity`.) Hidden files count. Both the response
+    `faassupervisor.invocation._check_same_dir`.) Hidden files count. Both the response
     and the uploads use this one listing, so they always agree on what the
     outputs are. A directory that cannot be read (or that the script removed)
     lists as empty.
@@ -57,7 +59,7 @@ def output_files(output_dir) -> List[Path]:
         fd = os.open(root, _DIR_FLAGS)
     except OSError as err:
         if err.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.islink(root):
-            _log().warning("%s is a symbolic link (the script replaced it): not followed, no outputs", root)
+            log.warning("%s is a symbolic link (the script replaced it): not followed, no outputs", root)
         return []
     pending = [(fd, root)]
     while pending:
@@ -78,9 +80,6 @@ def output_files(output_dir) -> List[Path]:
             os.close(fd)
     return sorted(Path(path) for path in found)  # Path order (by component), as before
 
-
-def _log():
-    return logging.getLogger(__name__)
 
 
 # Characters an unzip may read as a path separator or a drive (`..\\..\\x`, `C:x`).
