@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from faassupervisor.config import loader
-from fwatchdog import forkserver
+from fwatchdog import forkprotocol, forkserver
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,3 +97,27 @@ def test_a_failed_warm_up_is_one_line_and_the_server_serves_anyway(sandbox):
     assert done.returncode == 0 and done.stdout == "True\n"
     assert done.stderr.startswith("fork server: warm-up invocation failed (FileNotFoundError")
     assert len(done.stderr.splitlines()) == 1
+
+
+def test_the_private_accept_a_spare_uses_still_gives_a_descriptor_and_the_peer():
+    """`ForkServer.become_spare` calls `socket.socket._accept()`, a private method, to skip the
+    enum conversions of `accept()` (measured: ~25 page faults per spare). This pins what it
+    relies on: a plain descriptor, from which `socket.socket(fileno=...)` rebuilds the
+    connection with its family, type and peer credentials. If a Python changes `_accept`, this
+    fails, and the spare goes back to `accept()`."""
+    import os
+    import socket
+
+    address = f"\0test-private-accept-{os.getpid()}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as listener:
+        listener.bind(address)
+        listener.listen(1)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as client:
+            client.connect(address)
+            fd, _address = listener._accept()  # type: ignore[attr-defined]
+            assert isinstance(fd, int)
+            with socket.socket(fileno=fd) as conn:
+                assert (conn.family, conn.type) == (socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                assert forkprotocol.peer(conn) == (os.getpid(), os.getuid())
+                client.send(b"hello")
+                assert conn.recv(16) == b"hello"

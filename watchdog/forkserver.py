@@ -473,7 +473,12 @@ class ForkServer:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # SIGTERM and SIGINT: see serve()
             for fd in (self.taken_read, self.wake_read, self.wake_write, self.parent_fd, *self.clients):
                 os.close(fd)
-            conn, _ = self.listener.accept()
+            # socket._accept(), a private method of socket.socket, where accept() would wrap
+            # it and turn the new socket's family and type into enums: the enum machinery's
+            # pages cost each spare ~25 copy-on-write faults (~3 % of its life, `make bench
+            # BENCH=forkchild`). tests/test_watchdog_forkserver.py fails if it changes.
+            fd, _ = self.listener._accept()  # type: ignore[attr-defined]
+            conn = socket.socket(fileno=fd)
             self.listener.close()
             client, uid = forkprotocol.peer(conn)
             os.write(self.taken_write, _TAKEN.pack(os.getpid(), client))
