@@ -274,3 +274,25 @@ def test_a_failed_script_uploads_nothing_and_says_how_many_files_were_kept_back(
     assert len(errors) == 1
     assert errors[0].endswith("script exited with status 4; 2 output file(s) kept back: a failed script uploads nothing")
     assert authenticated_s3.keys(outbox) == []
+
+
+# --- expose: OSCAR >= 4.1 writes the ports as lists (pkg/types/service.go Expose.APIPort []int) ---
+
+@pytest.mark.parametrize("expose", [
+    {"api_port": [8080, 9090], "nodePort": [0, 0], "min_scale": 1, "max_scale": 10, "cpu_threshold": 80},  # 4.1+
+    {"api_port": 8080, "min_scale": 1, "max_scale": 10, "cpu_threshold": 80},  # 3.x and the docs' FDLs
+    {"min_scale": 0, "max_scale": 0, "cpu_threshold": 0},  # not exposed: 4.1+ omits the empty lists
+], ids=["4.1-lists", "3.x-number", "not-exposed"])
+def test_the_config_of_an_exposed_service_runs_its_invocations(sandbox, expose):
+    configure(sandbox, {"expose": expose}, script=LOGGING_SCRIPT)
+    run = sandbox.supervisor(b'{"x": 1}')
+    assert run.returncode == 0, run.stderr
+    assert run.text.endswith("script ran\n")
+
+
+def test_a_port_list_that_holds_no_port_is_one_line_naming_the_item(sandbox):
+    configure(sandbox, {"expose": {"api_port": ["http"]}}, script=LOGGING_SCRIPT)
+    run = sandbox.supervisor(b'{"x": 1}')
+    assert run.returncode == ExitStatus.BAD_INPUT, run.stderr  # a bad config is the deployer's fault: 2
+    assert "expose.api_port[0]: expected an integer, got 'http'" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr

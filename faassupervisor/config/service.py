@@ -112,8 +112,13 @@ class ExposeSettings:
     """OSCAR's `expose` section: a long-running server reached at /system/services/<name>/exposed/.
 
     `api_port` 0 means the service is not exposed (OSCAR writes the section
-    with zero values into every function_config.yaml). Range and consistency
-    checks (min_scale <= max_scale, ...) belong to the control plane.
+    with zero values into every function_config.yaml). Since OSCAR 4.1 the
+    ports are lists (pkg/types/service.go: `APIPort []int`, `NodePort []int32`),
+    which its manager writes into the function_config.yaml of every pod of the
+    service; the first is the one this model keeps (the one the probes use),
+    the control plane reads them all (`controlplane.oscar_fields.parse_ports`).
+    Range and consistency checks (min_scale <= max_scale, ...) belong to the
+    control plane.
     """
 
     api_port: int = 0
@@ -129,8 +134,8 @@ class ExposeSettings:
     @classmethod
     def from_mapping(cls, data: Any, field: str = "expose") -> "ExposeSettings":
         data = _mapping(data, field)
-        api_port = _int(data.get("api_port") or 0, f"{field}.api_port")
-        old_port = _int(data.get("port") or 0, f"{field}.port")  # the older spelling
+        api_port = _first_port(data.get("api_port"), f"{field}.api_port")
+        old_port = _first_port(data.get("port"), f"{field}.port")  # the older spelling
         if api_port and old_port and api_port != old_port:
             raise BadConfig(f"{field}.api_port: {api_port} contradicts {field}.port: {old_port}; keep one")
         node_key = "nodePort" if "nodePort" in data else "node_port"  # OSCAR's JSON name, or ours
@@ -140,7 +145,7 @@ class ExposeSettings:
             max_scale=_int(data.get("max_scale", 10), f"{field}.max_scale"),
             cpu_threshold=_int(data.get("cpu_threshold", 80), f"{field}.cpu_threshold"),
             rewrite_target=parse_bool(data.get("rewrite_target", False), f"{field}.rewrite_target"),
-            node_port=_int(data.get(node_key) or 0, f"{field}.{node_key}"),
+            node_port=_first_port(data.get(node_key), f"{field}.{node_key}"),
             set_auth=parse_bool(data.get("set_auth", False), f"{field}.set_auth"),
             default_command=parse_bool(data.get("default_command", False), f"{field}.default_command"),
             health_path=_opt_str(data.get("health_path"), f"{field}.health_path"),
@@ -317,6 +322,13 @@ def _int(value: Any, field: str) -> int:
         return int(str(value).strip())
     except ValueError:
         raise BadConfig(f"{field}: expected an integer, got {value!r}") from None
+
+
+def _first_port(value: Any, field: str) -> int:
+    """A port as OSCAR 3.x writes it (a number), or the first of a 4.1+ list; 0 when absent."""
+    if isinstance(value, list):
+        return _int(value[0] or 0, f"{field}[0]") if value else 0
+    return _int(value or 0, field)
 
 
 def _str_tuple(value: Any, field: str) -> Tuple[str, ...]:

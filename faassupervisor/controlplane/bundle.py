@@ -11,11 +11,11 @@ import dataclasses
 from pathlib import Path
 from typing import List, Optional
 
-from faassupervisor.config.fdl import FdlService, is_fdl, parse_fdl
+from faassupervisor.config.fdl import is_fdl, parse_fdl
 from faassupervisor.config.loader import parse_yaml
 from faassupervisor.config.service import ServiceConfig
 from faassupervisor.controlplane.checks import check_service
-from faassupervisor.controlplane.oscar_fields import PORT_KEYS, OscarFields, first_port
+from faassupervisor.controlplane.oscar_fields import OscarFields
 from faassupervisor.errors import BadConfig
 
 
@@ -42,12 +42,9 @@ def load_bundles(fdl_path: Path, cluster_id: Optional[str] = None) -> List[Servi
     document = parse_yaml(_read(fdl_path, "FDL"), str(fdl_path))
     if not is_fdl(document):
         raise BadConfig(f"{fdl_path}: not an FDL file (expected 'functions: oscar: [...]')")
-    model_view, exposes = _single_ports(document)
-    services = [
-        # The model keeps its first port; the rendered config and the Service keep them all.
-        FdlService(s.cluster_id, _restore(s.config, expose))
-        for s, expose in zip(parse_fdl(model_view, str(fdl_path)).services, exposes)
-    ]
+    # The model keeps each port list's first port; the rendered config and objects keep them all
+    # (`config.raw`, read by `OscarFields`).
+    services = list(parse_fdl(document, str(fdl_path)).services)
     if cluster_id is not None:
         clusters = sorted({s.cluster_id for s in services})
         services = [s for s in services if s.cluster_id == cluster_id]
@@ -69,32 +66,6 @@ def load_bundles(fdl_path: Path, cluster_id: Optional[str] = None) -> List[Servi
         seen.add(service.config.name)
         bundles.append(ServiceBundle(service.cluster_id, service.config, script, fields))
     return bundles
-
-
-def _single_ports(document):
-    """A copy of the FDL whose 4.x port lists are single ports (what the supervisor's model reads),
-    and each service's own `expose` section in `parse_fdl`'s order, to put back."""
-    import copy
-
-    view = copy.deepcopy(document)
-    exposes = []
-    functions = view.get("functions") if isinstance(view, dict) else None
-    entries = functions.get("oscar") if isinstance(functions, dict) else None
-    for entry in entries if isinstance(entries, list) else []:
-        for service in entry.values() if isinstance(entry, dict) else []:
-            expose = service.get("expose") if isinstance(service, dict) else None
-            exposes.append(copy.deepcopy(expose))
-            if isinstance(expose, dict):
-                for key in PORT_KEYS:
-                    if key in expose:
-                        expose[key] = first_port(expose[key])
-    return view, exposes
-
-
-def _restore(config: ServiceConfig, expose) -> ServiceConfig:
-    if expose is None:
-        return config
-    return config.with_overrides(raw=dict(config.raw, expose=expose))
 
 
 def select_bundle(bundles: List[ServiceBundle], name: Optional[str]) -> ServiceBundle:

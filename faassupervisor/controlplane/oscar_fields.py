@@ -17,7 +17,6 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from faassupervisor.config.service import ProviderRef, parse_bool
 from faassupervisor.errors import BadConfig
 
-PORT_KEYS = ("api_port", "nodePort", "node_port")
 _MOUNT_OPTIONS = re.compile(r"[-a-zA-Z0-9_.:=,/ ]+")  # resources/mount.go validMountOptsRe
 
 
@@ -92,13 +91,6 @@ def parse_ports(expose: Mapping[str, Any]) -> Ports:
         # OSCAR refuses the same (resources/expose.go CreateExpose).
         raise BadConfig(f"expose.{node_key}: {len(node)} ports for {len(api)} api_port; give one per api_port")
     return Ports(api, node)
-
-
-def first_port(value: Any) -> Any:
-    """What the supervisor's single-port model is given for a 4.x port list (its first port)."""
-    if isinstance(value, list):
-        return value[0] if value else 0
-    return value
 
 
 def _port_list(value: Any, field: str, zero_ok: bool = False) -> Tuple[int, ...]:
