@@ -296,3 +296,30 @@ def test_a_port_list_that_holds_no_port_is_one_line_naming_the_item(sandbox):
     assert run.returncode == ExitStatus.BAD_INPUT, run.stderr  # a bad config is the deployer's fault: 2
     assert "expose.api_port[0]: expected an integer, got 'http'" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+
+
+def test_every_field_oscar_4_1_writes_is_accepted(sandbox):
+    """The shape of OSCAR 4.1's `Service.ToYAML` (pkg/types/service.go, its TestToYAML): zero
+    values everywhere, 4.x-only sections (federation, image_pull_secrets, clusters), the empty
+    `expose` a service that is not exposed gets. None of it stops an invocation."""
+    configure(sandbox, {
+        "cluster_id": "oscar-cluster", "memory": "512Mi", "cpu": "0.5", "total_memory": "", "total_cpu": "",
+        "ephemeral_storage_request": "", "enable_gpu": False, "enable_sgx": False, "image_prefetch": False,
+        "synchronous": {"min_scale": 0, "max_scale": 0},
+        "federation": {"group_id": "grp", "topology": "star", "members": [{
+            "type": "oscar", "cluster_id": "other", "service_name": "oscar-svc", "url": "", "ssl_verify": False,
+            "priority": 0, "headers": {"Authorization": "Bearer abc"}}]},
+        "image": "ghcr.io/example/svc:latest", "alpine": False, "token": "", "file_stage_in": False,
+        "input": [], "output": [], "image_pull_secrets": ["regcred"],
+        "expose": {"min_scale": 0, "max_scale": 0, "cpu_threshold": 0, "rewrite_target": False,
+                   "default_command": False, "set_auth": False, "health_path": ""},
+        "environment": {"variables": {"FROM_FDL": "yes"}, "secrets": {"S": "t"}},
+        "annotations": {"k": "v"}, "vo": "", "labels": {"l": "v"},
+        "clusters": {"other": {"endpoint": "https://other.example", "auth_user": "u", "auth_password": "p",
+                               "ssl_verify": True}},
+        "owner": "", "interlink_node_name": "", "visibility": "", "allowed_users": [], "isolation_level": "",
+        "bucket_list": [], "mount": {"storage_provider": "", "path": ""},
+    }, script='#!/bin/sh\necho "FROM_FDL=$FROM_FDL"\n')
+    run = sandbox.supervisor(b'{"x": 1}')
+    assert run.returncode == 0, run.stderr
+    assert run.text.endswith("FROM_FDL=yes\n")
