@@ -62,6 +62,21 @@ def _answer(port: int, method: str, path: str, body=None) -> int:
         conn.close()
 
 
+def _first_200(process: subprocess.Popen, port: int, path: str, started: float, log: Path) -> float:
+    """When `GET path` first answered 200 (polled every 2 ms); RuntimeError if the server exits
+    first (with its log) or has not answered within a minute."""
+    while time.perf_counter() - started < 60:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited {process.returncode}: {log.read_text()}")
+        try:
+            if _answer(port, "GET", path) == 200:
+                return time.perf_counter()
+        except OSError:
+            pass
+        time.sleep(0.002)
+    raise RuntimeError(f"{process.args[0]}: GET {path} did not answer 200 within 60 s")
+
+
 def idle_pss(arbiter: int) -> Dict[str, List[int]]:
     """PSS (KiB) of each process of the tree, by role."""
     roles: Dict[str, List[int]] = {"arbiter": [_pss_kib(arbiter)], "worker": [], "fork server": [], "spare": []}
@@ -90,19 +105,7 @@ def cold_start(base: Path, index, tree=None) -> dict:
                                stdin=subprocess.DEVNULL, start_new_session=True, cwd=tree)
     log.close()
     try:
-        health = None
-        while time.perf_counter() - started < 60:
-            if process.poll() is not None:
-                raise RuntimeError(f"fwatchdog exited {process.returncode}: {(work / 'fwatchdog.log').read_text()}")
-            try:
-                if _answer(port, "GET", "/_/health") == 200:
-                    health = time.perf_counter()
-                    break
-            except OSError:
-                pass
-            time.sleep(0.002)
-        if health is None:
-            raise RuntimeError("fwatchdog did not become healthy within 60 s")
+        health = _first_200(process, port, "/_/health", started, work / "fwatchdog.log")
         status = _answer(port, "POST", "/", BODY)
         first = time.perf_counter()
         time.sleep(SETTLE)
@@ -149,19 +152,7 @@ def hello_world(base: Path, index) -> dict:
                                stdin=subprocess.DEVNULL, start_new_session=True)
     log.close()
     try:
-        first = None
-        while time.perf_counter() - started < 60:
-            if process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited {process.returncode}: {(work / 'gunicorn.log').read_text()}")
-            try:
-                if _answer(port, "GET", "/") == 200:
-                    first = time.perf_counter()
-                    break
-            except OSError:
-                pass
-            time.sleep(0.002)
-        if first is None:
-            raise RuntimeError("the hello-world app did not answer within 60 s")
+        first = _first_200(process, port, "/", started, work / "gunicorn.log")
         time.sleep(SETTLE)
         tree = [process.pid, *children(process.pid)]
         return {"first_ms": (first - started) * 1000, "pss_mib": sum(_pss_kib(pid) for pid in tree) / 1024,
